@@ -1,0 +1,5 @@
+export { currentCorrelation, withCorrelation, type CorrelationFields } from './correlation.js';
+export { createLogger, logLevels, redactPaths, type CreateLoggerOptions, type Logger } from './create-logger.js';
+export { startHealthServer, type HealthServer, type HealthServerOptions } from './health-server.js';
+export { createMetricsRegistry, type MetricsRegistryOptions } from './metrics-registry.js';
+export { ConfigError, envFields, loadEnvOrExit, parseEnv } from './parse-env.js';

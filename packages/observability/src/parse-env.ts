@@ -1,0 +1,61 @@
+/**
+ * Config is read once, at the edge: each app's `env.ts` hands its zod schema
+ * and `process.env` to `parseEnv`, and gets back a frozen, typed config or a
+ * ConfigError that names every bad variable.
+ */
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  readonly code = 'SY_ERR_CONFIG';
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      `invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export function parseEnv<S extends z.ZodObject>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): Readonly<z.infer<S>> {
+  // Empty strings count as unset, as shells and compose files often leave them.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => ({
+        variable: issue.path.map(String).join('.') || '(environment)',
+        message: issue.message,
+      })),
+    );
+  }
+  return Object.freeze(result.data);
+}
+
+/** Like parseEnv, but prints the problem and exits 1: for `main.ts`. */
+export function loadEnvOrExit<S extends z.ZodObject>(
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): Readonly<z.infer<S>> {
+  try {
+    return parseEnv(schema, env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/** Shared variable schemas, so every app reads them the same way. */
+export const envFields = {
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback),
+};
