@@ -25,11 +25,25 @@ import {
 } from './fields.js';
 import { deriveIdempotencyKey } from './idempotency-key.js';
 
+/**
+ * `data` is any plain object, passed through uncopied: copying it (as
+ * `z.record` does) would turn an own `__proto__` key that JSON.parse created
+ * into the copy's prototype, hiding it from the strict schema that runs next.
+ */
+const opaqueData = z.custom<Record<string, unknown>>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null),
+  'must be a JSON object',
+);
+
 /** What a publisher sends. `data` is checked against the type's schema afterwards. */
 export const publishRequestSchema = z.strictObject({
   type: eventTypeName,
   version: eventVersion,
-  data: z.record(z.string(), z.unknown()),
+  data: opaqueData,
   tenantId: tenantId.optional(),
   correlationId: correlationId.optional(),
   occurredAt: timestamp.optional(),
@@ -45,7 +59,7 @@ export const envelopeSchema = z.strictObject({
   tenantId: tenantId.optional(),
   correlationId,
   idempotencyKey,
-  data: z.record(z.string(), z.unknown()),
+  data: opaqueData,
 });
 
 export type RawEnvelope = z.infer<typeof envelopeSchema>;
@@ -102,7 +116,12 @@ export function parsePublishRequest(
   if (!envelope.success) {
     throw new SchemaInvalidError('invalid event', toIssues(envelope.error));
   }
-  const { type, data } = checkData(envelope.data.type, envelope.data.version, envelope.data.data, []);
+  const { type, data } = checkData(
+    envelope.data.type,
+    envelope.data.version,
+    envelope.data.data,
+    [],
+  );
   let key = envelope.data.idempotencyKey;
   if (options.idempotencyKeyHeader !== undefined) {
     const header = idempotencyKey.safeParse(options.idempotencyKeyHeader);
@@ -125,7 +144,10 @@ export interface EnvelopeDefaults {
 }
 
 /** Fills in id, occurredAt, correlationId (defaults to the id) and idempotencyKey. */
-export function createEnvelope(request: ValidPublishRequest, defaults: EnvelopeDefaults = {}): Envelope {
+export function createEnvelope(
+  request: ValidPublishRequest,
+  defaults: EnvelopeDefaults = {},
+): Envelope {
   const id = (defaults.newId ?? uuidv7)();
   const definition = findEventVersion(request.type, request.version);
   if (!definition) {
@@ -163,6 +185,11 @@ export function parseEnvelope(input: unknown): Envelope {
   if (!envelope.success) {
     throw new SchemaInvalidError('invalid envelope', toIssues(envelope.error));
   }
-  const { type, data } = checkData(envelope.data.type, envelope.data.version, envelope.data.data, []);
+  const { type, data } = checkData(
+    envelope.data.type,
+    envelope.data.version,
+    envelope.data.data,
+    [],
+  );
   return { ...envelope.data, type, data } as Envelope;
 }

@@ -11,7 +11,7 @@ export type JsonSchema = Record<string, unknown>;
 
 function toJsonSchema(schema: z.ZodType): JsonSchema {
   // `io: 'input'` describes what a publisher may send.
-  return z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' });
+  return z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
 }
 
 /** `{ [type]: { [version]: JSON Schema of data } }` for the whole catalogue. */
@@ -23,7 +23,10 @@ export function eventDataJsonSchemas(): Record<EventType, Record<number, JsonSch
     for (const version of versionsOf(type)) {
       const definition = defined[version];
       if (definition) {
-        versions[version] = { ...toJsonSchema(definition.schema), description: definition.description };
+        versions[version] = {
+          ...toJsonSchema(definition.schema),
+          description: definition.description,
+        };
       }
     }
     out[type] = versions;

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { catalogue, canonicalJson, deriveIdempotencyKey, payloadFingerprint } from './index.js';
+
+const definition = catalogue['user.signed_up'][1];
+const data = { userId: 'u_1', email: 'ada@example.com', plan: 'pro' };
+
+describe('deriveIdempotencyKey', () => {
+  const derive = (overrides: Partial<Parameters<typeof deriveIdempotencyKey>[0]> = {}) =>
+    deriveIdempotencyKey({ type: 'user.signed_up', version: 1, data, definition, ...overrides });
+
+  it('is deterministic', () => {
+    expect(derive()).toBe(derive());
+    // Pinned (sha256 of '[null,"u_1"]'): a change here changes every derived key in flight.
+    expect(derive()).toBe('user.signed_up:v1:tRf7JBAFjiQRpEBO87AnANExsi2QNul1CVYyNQZaHa4');
+  });
+
+  it('depends only on the business key fields', () => {
+    expect(derive({ data: { ...data, email: 'other@example.com', plan: 'free' } })).toBe(derive());
+    expect(derive({ data: { ...data, userId: 'u_2' } })).not.toBe(derive());
+  });
+
+  it('separates types, versions and tenants', () => {
+    const base = derive();
+    expect(derive({ type: 'user.other' })).not.toBe(base);
+    expect(derive({ version: 2 })).not.toBe(base);
+    expect(derive({ tenantId: 'acme' })).not.toBe(base);
+    expect(derive({ tenantId: 'acme' })).not.toBe(derive({ tenantId: 'globex' }));
+  });
+
+  it('cannot be forged by moving text between tenant and value', () => {
+    expect(derive({ tenantId: 'a', data: { ...data, userId: 'b' } })).not.toBe(
+      derive({ tenantId: 'a"', data: { ...data, userId: 'b' } }),
+    );
+  });
+});
+
+describe('payloadFingerprint', () => {
+  const print = (payload: unknown, extra: object = {}) =>
+    payloadFingerprint({ type: 'user.signed_up', version: 1, data: payload, ...extra });
+
+  it('ignores property order', () => {
+    expect(print({ a: 1, b: { c: 2, d: 3 } })).toBe(print({ b: { d: 3, c: 2 }, a: 1 }));
+  });
+
+  it('changes with any field of data, the tenant or the version', () => {
+    expect(print(data)).not.toBe(print({ ...data, plan: 'free' }));
+    expect(print(data)).not.toBe(print(data, { tenantId: 't' }));
+    expect(print(data)).not.toBe(print(data, { version: 2 }));
+  });
+});
+
+describe('canonicalJson', () => {
+  it('sorts keys at every depth', () => {
+    expect(canonicalJson({ b: [{ y: 1, x: 2 }], a: null })).toBe('{"a":null,"b":[{"x":2,"y":1}]}');
+  });
+});
