@@ -31,13 +31,15 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
       res.end(body);
     };
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') return reply(405, '{"error":{"code":"SY_ERR_METHOD","message":"GET only"}}');
+    if (req.method !== 'GET')
+      return reply(405, '{"error":{"code":"SY_ERR_METHOD","message":"GET only"}}');
     if (path === '/healthz') return reply(200, '{"status":"ok"}');
     if (path === '/readyz') {
       Promise.resolve()
         .then(options.isReady)
         .then(
-          (ready) => reply(ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'not ready' })),
+          (ready) =>
+            reply(ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'not ready' })),
           (error: unknown) => {
             options.logger?.warn({ err: error }, 'readiness check failed');
             reply(503, '{"status":"not ready"}');

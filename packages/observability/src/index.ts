@@ -1,5 +1,11 @@
 export { currentCorrelation, withCorrelation, type CorrelationFields } from './correlation.js';
-export { createLogger, logLevels, redactPaths, type CreateLoggerOptions, type Logger } from './create-logger.js';
+export {
+  createLogger,
+  logLevels,
+  redactPaths,
+  type CreateLoggerOptions,
+  type Logger,
+} from './create-logger.js';
 export { startHealthServer, type HealthServer, type HealthServerOptions } from './health-server.js';
 export { createMetricsRegistry, type MetricsRegistryOptions } from './metrics-registry.js';
 export { ConfigError, envFields, loadEnvOrExit, parseEnv } from './parse-env.js';
