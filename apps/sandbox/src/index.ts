@@ -1,0 +1,10 @@
+export { buildSandbox } from './build-sandbox.js';
+export type { BuildSandboxOptions, LogLevel } from './build-sandbox.js';
+export { controlUpdateSchema } from './control-state.js';
+export type { ControlSettings, ControlStats, ControlUpdate, ControlView } from './control-state.js';
+export type { LedgerCall } from './ledger.js';
+export { services } from './services.js';
+export type { Service } from './services.js';
+export * from './errors.js';
+export { parseEnv } from './env.js';
+export type { SandboxEnv } from './env.js';
