@@ -1,0 +1,96 @@
+/**
+ * The stack's configuration, read once from the environment. Variables shared
+ * with the apps keep the names in DESIGN.md ("Environment"); the STACK_*
+ * ones only tune the supervisor. An empty value counts as unset, as shells
+ * and compose files often leave them.
+ */
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
+const millis = (fallback: number) =>
+  z.coerce.number().int().min(0).max(3_600_000).default(fallback);
+
+export const stackEnvSchema = z.object({
+  /**
+   * Redis for every app. Default: unset, which means "a Redis answering PING on
+   * 127.0.0.1:STACK_REDIS_PORT, else a redis-server the stack starts there".
+   * When set it is used as is: the stack neither probes nor starts anything.
+   */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  /** Port probed for an existing Redis, and used by a started one. Default 6379. */
+  STACK_REDIS_PORT: port(6379),
+  /** Producer HTTP port. Default 3000. */
+  PRODUCER_PORT: port(3000),
+  /** Dashboard HTTP port (only when apps/dashboard is built). Default 3001. */
+  DASHBOARD_PORT: port(3001),
+  /** Sandbox HTTP port; workers get SANDBOX_URL pointing at it. Default 3002. */
+  SANDBOX_PORT: port(3002),
+  /**
+   * Health port of worker app `i` (0-based, apps/worker-* in name order),
+   * replica `r` (1-based) is WORKER_HEALTH_PORT_BASE + 100 * i + (r - 1).
+   * Default 3100, so worker-billing-1 serves on 3100, worker-billing-2 on 3101,
+   * the next worker app on 3200, ...
+   */
+  WORKER_HEALTH_PORT_BASE: port(3100),
+  /** Processes per worker app. Default 2; 1 to 32. */
+  WORKER_REPLICAS: z.coerce.number().int().min(1).max(32).default(2),
+  /** Comma-separated ingest keys for the producer. Default: one generated and printed. */
+  API_KEYS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((key) => key.trim())
+        .filter((key) => key !== ''),
+    )
+    .pipe(
+      z
+        .array(z.string().regex(/^\S+$/, 'API keys cannot contain spaces'))
+        .min(1, 'needs at least one key'),
+    )
+    .optional(),
+  /** Dashboard login. Default `admin`. */
+  DASHBOARD_USER: z.string().min(1).default('admin'),
+  /** Dashboard password. Default: one generated and printed. */
+  DASHBOARD_PASSWORD: z.string().min(1).optional(),
+  /** Passed to every child. Default `info`. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long children get to exit after SIGTERM before SIGKILL. Default 15000. */
+  STACK_SHUTDOWN_TIMEOUT_MS: millis(15_000),
+  /** How long to wait for every child's /readyz before printing the summary anyway. Default 30000. */
+  STACK_READY_TIMEOUT_MS: millis(30_000),
+  /** First restart delay of a crashed child; doubles per consecutive crash. Default 500. */
+  STACK_RESTART_DELAY_MS: millis(500),
+  /** Ceiling of the restart delay. Default 30000. */
+  STACK_RESTART_MAX_DELAY_MS: millis(30_000),
+  /** A child up this long before it exits starts again at STACK_RESTART_DELAY_MS. Default 60000. */
+  STACK_RESTART_RESET_AFTER_MS: millis(60_000),
+  /**
+   * Repository root: where apps/ and .data/ are. Default: two levels above
+   * this app (derived from main.js), which is right unless a test points the
+   * stack at a fake repository.
+   */
+  STACK_ROOT: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
+});
+
+export type StackEnv = Readonly<z.infer<typeof stackEnvSchema>>;
+
+/** Parses the stack's variables; throws ConfigError naming every bad one. */
+export function parseStackEnv(env: Readonly<Record<string, string | undefined>>): StackEnv {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = stackEnvSchema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => ({
+        variable: issue.path.map(String)[0] ?? '(environment)',
+        message: issue.message,
+      })),
+    );
+  }
+  return Object.freeze(result.data);
+}

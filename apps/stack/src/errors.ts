@@ -1,0 +1,77 @@
+/**
+ * Every way `pnpm start` can refuse to run, as a class with a stable `code`.
+ * main.ts prints `message` (written for the person at the terminal: what is
+ * wrong and what to do) and exits 1; tests match on `code`.
+ */
+
+export abstract class StackError extends Error {
+  abstract readonly code: string;
+}
+
+/** A variable in the environment has a bad value. */
+export class ConfigError extends StackError {
+  readonly code = 'SY_ERR_CONFIG';
+  constructor(readonly problems: readonly { variable: string; message: string }[]) {
+    super(
+      `invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** An app the stack runs has no `dist/main.js`. */
+export class AppNotBuiltError extends StackError {
+  readonly code = 'SY_ERR_APP_NOT_BUILT';
+  constructor(readonly apps: readonly { name: string; entry: string }[]) {
+    super(
+      `${apps.map((a) => `${a.name} is not built (${a.entry} is missing)`).join('\n')}\n` +
+        'Build the workspace first: `pnpm turbo run build` (or run `npm start`, which builds before starting).',
+    );
+    this.name = 'AppNotBuiltError';
+  }
+}
+
+/** A port the stack is about to hand to a child is taken, or handed out twice. */
+export class PortInUseError extends StackError {
+  readonly code = 'SY_ERR_PORT_IN_USE';
+  constructor(readonly ports: readonly { port: number; variable: string; reason: string }[]) {
+    super(ports.map((p) => `port ${p.port} (${p.variable}) ${p.reason}`).join('\n'));
+    this.name = 'PortInUseError';
+  }
+}
+
+/** No REDIS_URL, nothing on the probed port, and no redis-server to start. */
+export class RedisServerMissingError extends StackError {
+  readonly code = 'SY_ERR_REDIS_SERVER_MISSING';
+  constructor(port: number) {
+    super(
+      `No Redis to use: REDIS_URL is unset, nothing answers PING on 127.0.0.1:${port}, ` +
+        'and there is no redis-server on PATH to start. Do one of:\n' +
+        '  - point the stack at a Redis you have:  REDIS_URL=redis://host:6379 npm start\n' +
+        '  - Debian/Ubuntu:                        sudo apt-get install -y redis-server\n' +
+        '  - macOS (Homebrew):                     brew install redis',
+    );
+    this.name = 'RedisServerMissingError';
+  }
+}
+
+/** A Redis answers on the probed port but wants a password the stack does not have. */
+export class RedisAuthRequiredError extends StackError {
+  readonly code = 'SY_ERR_REDIS_AUTH_REQUIRED';
+  constructor(port: number) {
+    super(
+      `The Redis on 127.0.0.1:${port} requires a password. ` +
+        `Pass it in REDIS_URL, e.g. REDIS_URL=redis://:PASSWORD@127.0.0.1:${port} npm start`,
+    );
+    this.name = 'RedisAuthRequiredError';
+  }
+}
+
+/** The redis-server the stack started exited or never answered PING. */
+export class RedisStartError extends StackError {
+  readonly code = 'SY_ERR_REDIS_START_FAILED';
+  constructor(reason: string) {
+    super(`could not start redis-server: ${reason} (its output is above, tagged [redis])`);
+    this.name = 'RedisStartError';
+  }
+}

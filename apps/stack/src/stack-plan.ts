@@ -1,0 +1,210 @@
+/**
+ * What `pnpm start` runs: which apps, with which ports and environment. Worker
+ * apps are found by listing apps/worker-*, so a new worker needs no change
+ * here; the dashboard runs only once apps/dashboard is built.
+ *
+ * Reads the filesystem, starts nothing.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Credentials } from './credentials.js';
+import type { StackEnv } from './env.js';
+import { AppNotBuiltError, PortInUseError } from './errors.js';
+import type { ChildSpec } from './supervisor.js';
+
+export type AppKind = 'sandbox' | 'producer' | 'worker' | 'dashboard';
+
+export interface PlannedChild extends ChildSpec {
+  kind: AppKind;
+  /** Folder under apps/. */
+  app: string;
+  port: number;
+  /** Where the child is reachable: its HTTP API, or a worker's health server. */
+  url: string;
+  /** Polled until 200 before the stack calls itself ready. */
+  readyUrl: string;
+  /** Whether the child gets REDIS_URL (known only once Redis is resolved). */
+  needsRedis: boolean;
+}
+
+export interface PortClaim {
+  port: number;
+  /** The variable that sets it, for the error message. */
+  variable: string;
+  child: string;
+}
+
+export interface StackPlan {
+  children: PlannedChild[];
+  ports: PortClaim[];
+}
+
+export interface PlanStackOptions {
+  /** Repository root (holds apps/). */
+  root: string;
+  env: StackEnv;
+  credentials: Credentials;
+  /** Node to run the apps with. Default process.execPath. */
+  execPath?: string;
+  /**
+   * The supervisor's environment; only the variables in INHERITED_VARIABLES
+   * are copied from it. Default process.env.
+   */
+  parentEnv?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Variables a child gets from the stack's own environment, because Node or
+ * the OS needs them; everything else a child sees is set here on purpose.
+ */
+export const INHERITED_VARIABLES = [
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'TZ',
+  'LANG',
+  'LC_ALL',
+  'NODE_ENV',
+  'NODE_OPTIONS',
+  'NODE_EXTRA_CA_CERTS',
+] as const;
+
+const HOST = '127.0.0.1';
+/** Health ports of consecutive worker apps are this far apart (> 32 replicas). */
+export const WORKER_PORT_STRIDE = 100;
+
+/** apps/worker-* folders that are workspace packages, in name order. */
+export function discoverWorkerApps(root: string): string[] {
+  const appsDir = join(root, 'apps');
+  if (!existsSync(appsDir)) return [];
+  return readdirSync(appsDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && entry.name.startsWith('worker-'))
+    .filter((entry) => existsSync(join(appsDir, entry.name, 'package.json')))
+    .map((entry) => entry.name)
+    .sort();
+}
+
+export function appEntry(root: string, app: string): string {
+  return join(root, 'apps', app, 'dist', 'main.js');
+}
+
+/**
+ * Throws AppNotBuiltError naming every required app without dist/main.js,
+ * and PortInUseError when two children would get the same port.
+ */
+export function planStack(options: PlanStackOptions): StackPlan {
+  const { root, env, credentials } = options;
+  const execPath = options.execPath ?? process.execPath;
+  const parentEnv = options.parentEnv ?? process.env;
+  const inherited: Record<string, string> = {};
+  for (const name of INHERITED_VARIABLES) {
+    const value = parentEnv[name];
+    if (value !== undefined) inherited[name] = value;
+  }
+  const common = { ...inherited, LOG_LEVEL: env.LOG_LEVEL, HOST };
+  const sandboxUrl = `http://${HOST}:${env.SANDBOX_PORT}`;
+
+  const children: PlannedChild[] = [];
+  const ports: PortClaim[] = [];
+  const missing: { name: string; entry: string }[] = [];
+  const add = (
+    child: Omit<PlannedChild, 'command' | 'args' | 'cwd' | 'url' | 'readyUrl'> & {
+      variable: string;
+    },
+  ): void => {
+    const entry = appEntry(root, child.app);
+    if (!existsSync(entry) && !missing.some((m) => m.name === `apps/${child.app}`)) {
+      missing.push({ name: `apps/${child.app}`, entry: relative(root, entry) });
+    }
+    const url = `http://${HOST}:${child.port}`;
+    const { variable, ...spec } = child;
+    children.push({
+      ...spec,
+      command: execPath,
+      args: [entry],
+      cwd: join(root, 'apps', child.app),
+      url,
+      readyUrl: `${url}/readyz`,
+    });
+    ports.push({ port: child.port, variable, child: child.name });
+  };
+
+  // Workers call the sandbox while they drain, so it stops after them.
+  add({
+    kind: 'sandbox',
+    name: 'sandbox',
+    app: 'sandbox',
+    port: env.SANDBOX_PORT,
+    variable: 'SANDBOX_PORT',
+    needsRedis: false,
+    stopPhase: 1,
+    env: { ...common, SANDBOX_PORT: String(env.SANDBOX_PORT) },
+  });
+  add({
+    kind: 'producer',
+    name: 'producer',
+    app: 'producer',
+    port: env.PRODUCER_PORT,
+    variable: 'PRODUCER_PORT',
+    needsRedis: true,
+    env: {
+      ...common,
+      PRODUCER_PORT: String(env.PRODUCER_PORT),
+      API_KEYS: credentials.apiKeys.join(','),
+    },
+  });
+  discoverWorkerApps(root).forEach((app, index) => {
+    for (let replica = 1; replica <= env.WORKER_REPLICAS; replica += 1) {
+      const port = env.WORKER_HEALTH_PORT_BASE + WORKER_PORT_STRIDE * index + (replica - 1);
+      const name = `${app}-${replica}`;
+      add({
+        kind: 'worker',
+        name,
+        app,
+        port,
+        variable: 'WORKER_HEALTH_PORT_BASE',
+        needsRedis: true,
+        env: { ...common, SANDBOX_URL: sandboxUrl, HEALTH_PORT: String(port), WORKER_ID: name },
+      });
+    }
+  });
+  if (existsSync(appEntry(root, 'dashboard'))) {
+    add({
+      kind: 'dashboard',
+      name: 'dashboard',
+      app: 'dashboard',
+      port: env.DASHBOARD_PORT,
+      variable: 'DASHBOARD_PORT',
+      needsRedis: true,
+      env: {
+        ...common,
+        DASHBOARD_PORT: String(env.DASHBOARD_PORT),
+        DASHBOARD_USER: credentials.dashboardUser,
+        DASHBOARD_PASSWORD: credentials.dashboardPassword,
+      },
+    });
+  }
+
+  if (missing.length > 0) throw new AppNotBuiltError(missing);
+  const outOfRange = ports.filter((claim) => claim.port > 65_535);
+  const clashes = ports.filter(
+    (claim, i) => ports.findIndex((other) => other.port === claim.port) !== i,
+  );
+  if (outOfRange.length > 0 || clashes.length > 0) {
+    throw new PortInUseError([
+      ...outOfRange.map((claim) => ({ ...claim, reason: `for ${claim.child} is above 65535` })),
+      ...clashes.map((claim) => ({
+        ...claim,
+        reason: `for ${claim.child} is also given to ${ports.find((other) => other.port === claim.port)?.child ?? '?'}`,
+      })),
+    ]);
+  }
+  return { children, ports };
+}
+
+/** The children's specs once Redis is known: REDIS_URL added where needed. */
+export function withRedis(children: readonly PlannedChild[], redisUrl: string): PlannedChild[] {
+  return children.map((child) =>
+    child.needsRedis ? { ...child, env: { ...child.env, REDIS_URL: redisUrl } } : child,
+  );
+}

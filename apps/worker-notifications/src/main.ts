@@ -1,0 +1,9 @@
+import { runWorkerApp } from '@switchyard/runtime';
+import { handlers } from './handlers.js';
+
+await runWorkerApp({
+  name: 'worker-notifications',
+  subscriber: 'notifications',
+  handlers,
+  env: process.env,
+});

@@ -1,0 +1,104 @@
+/**
+ * A worker app without the process around it: health server, downstream
+ * clients and the subscriber's worker, built from parsed config and started
+ * or stopped on request. `runWorkerApp` adds signals and exit codes; tests
+ * use this directly.
+ */
+import type { SubscriberName } from '@switchyard/events';
+import { startHealthServer, type HealthServer, type Logger } from '@switchyard/observability';
+import { createWorker, type SubscriberWorker } from './create-worker.js';
+import type { Handler } from './define-handler.js';
+import { WorkerConfigError } from './errors.js';
+import { createHttpClient, type HttpClient } from './http-client.js';
+import type { WorkerEnv } from './worker-env.js';
+import type { MetricsRegistry } from './worker-metrics.js';
+
+/** What a worker app hands its handler factory. */
+export interface WorkerAppDeps {
+  /** Client for SANDBOX_URL. */
+  sandbox: HttpClient;
+  env: WorkerEnv;
+}
+
+export interface CreateWorkerAppOptions {
+  /** Service name on log lines and metrics, e.g. 'worker-notifications'. */
+  name: string;
+  /** The subscriber this app consumes; every handler must belong to it. */
+  subscriber: SubscriberName;
+  /** Builds the handlers from the app's downstream clients, so tests can hand in their own. */
+  handlers: (deps: WorkerAppDeps) => readonly Handler[];
+  env: WorkerEnv;
+  logger: Logger;
+  registry: MetricsRegistry;
+  /** fetch for the downstream clients. Default: `globalThis.fetch`. */
+  fetch?: typeof globalThis.fetch;
+}
+
+export interface WorkerApp {
+  /** Starts the health server, then the worker; resolves once the worker is connected. */
+  start(): Promise<void>;
+  /**
+   * Flips readiness off, closes the worker (in-flight jobs get up to
+   * SHUTDOWN_TIMEOUT_MS), then the health server. Idempotent.
+   */
+  stop(): Promise<void>;
+  /** Ready: started, not stopping, worker running on a ready Redis connection. */
+  isReady(): boolean;
+  /** The health server's origin; '' before start(). */
+  readonly healthUrl: string;
+}
+
+export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
+  const { env, logger } = options;
+  const sandbox = createHttpClient({
+    baseUrl: env.SANDBOX_URL,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const handlers = options.handlers({ sandbox, env });
+  const strangers = handlers.filter((handler) => handler.subscriber !== options.subscriber);
+  if (strangers.length > 0) {
+    throw new WorkerConfigError(
+      `${options.name} consumes "${options.subscriber}" but got handlers for ${strangers.map((h) => `"${h.subscriber}"`).join(', ')}`,
+    );
+  }
+  const worker: SubscriberWorker = createWorker({
+    handlers,
+    connection: env.REDIS_URL,
+    prefix: env.QUEUE_PREFIX,
+    workerId: env.WORKER_ID,
+    logger,
+    registry: options.registry,
+    concurrency: env.WORKER_CONCURRENCY,
+  });
+  let health: HealthServer | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const isReady = () => stopping === undefined && worker.isReady();
+
+  return {
+    isReady,
+    get healthUrl() {
+      return health?.url ?? '';
+    },
+
+    async start() {
+      health = await startHealthServer({
+        host: env.HOST,
+        port: env.HEALTH_PORT,
+        registry: options.registry,
+        isReady,
+        logger,
+      });
+      logger.info({ healthUrl: health.url }, 'health server listening');
+      await worker.start();
+    },
+
+    stop() {
+      stopping ??= (async () => {
+        await worker.close(env.SHUTDOWN_TIMEOUT_MS);
+        await health?.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * A small JSON-over-HTTP client for the downstream services handlers call.
+ * It turns every way a call can go wrong into one of the typed downstream
+ * errors, so the worker decides retry or not from the class alone:
+ *
+ * | answer                                   | error                         |
+ * |------------------------------------------|-------------------------------|
+ * | 2xx                                      | none: the parsed JSON body    |
+ * | 429; 503 with a usable Retry-After       | DownstreamRateLimitedError    |
+ * | other 5xx, 408, network error            | DownstreamUnavailableError    |
+ * | no answer within `timeoutMs`             | DownstreamTimeoutError        |
+ * | other 4xx (and 1xx/3xx that reach us)    | DownstreamRejectedError       |
+ *
+ * The caller's abort is not a downstream failure: it rejects with the
+ * signal's own reason, unwrapped, so cancellation is never mistaken for an
+ * outage.
+ */
+import {
+  DownstreamRateLimitedError,
+  DownstreamRejectedError,
+  DownstreamTimeoutError,
+  DownstreamUnavailableError,
+} from './errors.js';
+
+export interface HttpClientOptions {
+  /** Origin (and optional path prefix) every call's path is appended to, e.g. `http://127.0.0.1:3002`. */
+  baseUrl: string;
+  /** The fetch to call; tests and proxies inject theirs. Default: `globalThis.fetch`. */
+  fetch?: typeof globalThis.fetch;
+  /** Bound on one call, from sending the request to the end of the body, in ms. Default: 10_000. */
+  timeoutMs?: number;
+  /** Current time in epoch ms, to turn an HTTP-date Retry-After into a delay. Default: `Date.now`. */
+  now?: () => number;
+}
+
+export interface PostOptions {
+  /** Sent as the `Idempotency-Key` header, so a retried call is applied once downstream. */
+  idempotencyKey: string;
+  /** The caller's cancellation (a handler passes ctx.signal); combined with the client's timeout. */
+  signal?: AbortSignal;
+}
+
+export interface HttpClient {
+  /** POSTs `body` as JSON; resolves with the parsed JSON answer (undefined for an empty body). */
+  post(path: string, body: unknown, options: PostOptions): Promise<unknown>;
+}
+
+export const defaultHttpTimeoutMs = 10_000;
+
+/** Characters of an error answer's body kept on the error message, for the log line. */
+const errorBodyLimit = 300;
+
+export function createHttpClient(options: HttpClientOptions): HttpClient {
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  const timeoutMs = options.timeoutMs ?? defaultHttpTimeoutMs;
+  const now = options.now ?? Date.now;
+  const base = options.baseUrl.replace(/\/+$/, '');
+
+  return {
+    async post(path, body, { idempotencyKey, signal }) {
+      const url = `${base}${path.startsWith('/') ? path : `/${path}`}`;
+      const what = `POST ${path}`;
+      const timeout = new AbortController();
+      const timer = setTimeout(
+        () =>
+          timeout.abort(
+            new DownstreamTimeoutError(`${what}: no answer within ${timeoutMs} ms`, undefined),
+          ),
+        timeoutMs,
+      );
+      const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+      let response: Response;
+      let text: string;
+      try {
+        response = await fetchFn(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            'idempotency-key': idempotencyKey,
+          },
+          body: JSON.stringify(body),
+          signal: combined,
+        });
+        text = await response.text();
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        if (timeout.signal.aborted) throw timeout.signal.reason;
+        throw new DownstreamUnavailableError(`${what}: ${describe(error)}`, undefined, {
+          cause: error,
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+      if (response.ok) return parseJsonBody(text, what, response.status);
+      throw statusError(response.status, response.headers.get('retry-after'), text, what, now());
+    },
+  };
+}
+
+function parseJsonBody(text: string, what: string, status: number): unknown {
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    // The call may have taken effect; a retry with the same Idempotency-Key gets the stored answer.
+    throw new DownstreamUnavailableError(
+      `${what}: ${status} with a body that is not JSON`,
+      status,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+function statusError(
+  status: number,
+  retryAfter: string | null,
+  body: string,
+  what: string,
+  nowMs: number,
+): Error {
+  const message = `${what}: ${status}${body === '' ? '' : ` ${body.slice(0, errorBodyLimit)}`}`;
+  const retryAfterMs = parseRetryAfter(retryAfter, nowMs);
+  if (status === 429 || (status === 503 && retryAfterMs !== undefined)) {
+    return new DownstreamRateLimitedError(message, status, retryAfterMs);
+  }
+  if (status >= 500 || status === 408) return new DownstreamUnavailableError(message, status);
+  return new DownstreamRejectedError(message, status);
+}
+
+/**
+ * Retry-After is either delay-seconds (`120`) or an HTTP-date; a date in the
+ * past means 0. Anything else is treated as absent.
+ */
+export function parseRetryAfter(value: string | null, nowMs: number): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at) || !/[a-z]/i.test(trimmed)) return undefined;
+  return Math.max(0, at - nowMs);
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
+}

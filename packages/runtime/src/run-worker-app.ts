@@ -1,0 +1,71 @@
+/**
+ * The whole process of a worker app, so each app's main.ts is a few lines:
+ * config from the environment (a bad value prints the variable and exits 1),
+ * logger, metrics, health server, worker, and signal handling.
+ *
+ * Exit codes: 0 after a clean shutdown on SIGTERM/SIGINT; 1 on bad config or
+ * a failed start; 128 + signal number when a second signal cuts a shutdown
+ * short.
+ */
+import { constants } from 'node:os';
+import type { SubscriberName } from '@switchyard/events';
+import { createLogger, createMetricsRegistry, loadEnvOrExit } from '@switchyard/observability';
+import { createWorkerApp, type WorkerApp, type WorkerAppDeps } from './create-worker-app.js';
+import type { Handler } from './define-handler.js';
+import { workerEnvSchema } from './worker-env.js';
+
+export interface RunWorkerAppOptions {
+  /** Service name, e.g. 'worker-notifications': logs, metrics, default WORKER_ID. */
+  name: string;
+  subscriber: SubscriberName;
+  handlers: (deps: WorkerAppDeps) => readonly Handler[];
+  /** The environment to read config from. Default: `process.env`. */
+  env?: Record<string, string | undefined>;
+}
+
+export async function runWorkerApp(options: RunWorkerAppOptions): Promise<WorkerApp> {
+  const env = loadEnvOrExit(workerEnvSchema(options.name), options.env ?? process.env);
+  const logger = createLogger({ name: options.name, level: env.LOG_LEVEL });
+  const registry = createMetricsRegistry({ service: options.name });
+  const app = createWorkerApp({
+    name: options.name,
+    subscriber: options.subscriber,
+    handlers: options.handlers,
+    env,
+    logger,
+    registry,
+  });
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal; exiting without waiting');
+      process.exit(128 + (constants.signals[signal] ?? 0));
+    }
+    stopping = true;
+    logger.info({ signal, timeoutMs: env.SHUTDOWN_TIMEOUT_MS }, 'shutting down');
+    app.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.fatal({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    await app.start();
+  } catch (error) {
+    // A signal during start closes the worker under it; that shutdown owns the exit.
+    if (stopping) return app;
+    logger.fatal({ err: error }, 'start failed');
+    process.exit(1);
+  }
+  logger.info({ subscriber: options.subscriber, workerId: env.WORKER_ID }, 'ready');
+  return app;
+}

@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { queueNameOf } from '@switchyard/events';
+import { ConfigError, createMetricsRegistry, parseEnv } from '@switchyard/observability';
+import { startRedis, waitFor, type RedisHandle } from '@switchyard/testkit';
+import {
+  WorkerConfigError,
+  createWorkerApp,
+  defineHandler,
+  workerEnvSchema,
+  type WorkerAppDeps,
+} from '../src/index.js';
+import { captureLogs } from './support/capture-logs.js';
+import { startDownstream, type Downstream } from './support/downstream.js';
+import { signedUp } from './support/envelopes.js';
+
+let redis: RedisHandle;
+let client: Redis;
+let downstream: Downstream;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.url, { maxRetriesPerRequest: null });
+  downstream = await startDownstream();
+});
+
+afterEach(async () => {
+  downstream.release();
+  downstream.calls.length = 0;
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  await downstream.close();
+  await client.quit();
+  await redis.stop();
+});
+
+const welcome = ({ sandbox }: WorkerAppDeps) => [
+  defineHandler({
+    subscriber: 'notifications',
+    event: 'user.signed_up',
+    handle: async (event, ctx) => {
+      await sandbox.post(
+        '/email',
+        { userId: event.data.userId },
+        { idempotencyKey: ctx.idempotencyKey, signal: ctx.signal },
+      );
+    },
+  }),
+];
+
+async function startApp() {
+  const prefix = `sy-test-${randomUUID()}`;
+  const env = parseEnv(workerEnvSchema('worker-test'), {
+    REDIS_URL: redis.url,
+    HEALTH_PORT: '0',
+    SANDBOX_URL: downstream.url,
+    QUEUE_PREFIX: prefix,
+    WORKER_ID: 'worker-test-1',
+    SHUTDOWN_TIMEOUT_MS: '5000',
+  });
+  const queue = new Queue(queueNameOf('notifications'), { connection: client, prefix });
+  cleanups.push(async () => {
+    await queue.obliterate({ force: true });
+    await queue.close();
+  });
+  const app = createWorkerApp({
+    name: 'worker-test',
+    subscriber: 'notifications',
+    handlers: welcome,
+    env,
+    logger: captureLogs().logger,
+    registry: createMetricsRegistry({ service: 'worker-test', processMetrics: false }),
+  });
+  cleanups.push(() => app.stop());
+  await app.start();
+  return { app, queue };
+}
+
+const status = async (url: string) => (await fetch(url)).status;
+
+describe('createWorkerApp', () => {
+  describe('when started', () => {
+    it('is ready, runs jobs through the handlers built with its sandbox client, and serves metrics', async () => {
+      const { app, queue } = await startApp();
+      expect(await status(`${app.healthUrl}/readyz`)).toBe(200);
+      expect(await status(`${app.healthUrl}/healthz`)).toBe(200);
+      const envelope = signedUp('u_9');
+
+      await queue.add(envelope.type, envelope, { jobId: envelope.id });
+      await waitFor(async () => (await queue.getJobState(envelope.id)) === 'completed', {
+        timeoutMs: 10_000,
+      });
+
+      expect(downstream.calls).toEqual([
+        expect.objectContaining({
+          url: '/email',
+          body: { userId: 'u_9' },
+          headers: expect.objectContaining({
+            'idempotency-key': envelope.idempotencyKey,
+          }) as unknown,
+        }),
+      ]);
+      const metrics = await (await fetch(`${app.healthUrl}/metrics`)).text();
+      expect(metrics).toMatch(
+        /sy_jobs_total\{subscriber="notifications",outcome="succeeded",service="worker-test"\} 1/,
+      );
+    });
+  });
+
+  describe('when stopped with a job in flight', () => {
+    it('answers /readyz 503 while the job finishes, then closes the health server', async () => {
+      const { app, queue } = await startApp();
+      downstream.hold();
+      const envelope = signedUp();
+      await queue.add(envelope.type, envelope, { jobId: envelope.id });
+      await waitFor(() => downstream.calls.length === 1, {
+        message: 'call reached the downstream',
+      });
+
+      const stopping = app.stop();
+      expect(app.isReady()).toBe(false);
+      expect(await status(`${app.healthUrl}/readyz`)).toBe(503);
+
+      downstream.release();
+      await stopping;
+      expect(await queue.getJobState(envelope.id)).toBe('completed');
+      await expect(fetch(`${app.healthUrl}/healthz`)).rejects.toThrow();
+    });
+  });
+
+  describe('when Redis goes away and comes back', () => {
+    it('answers /readyz 503 during the outage and 200 after it', async () => {
+      const own = await startRedis({ forceProcess: true });
+      cleanups.push(() => own.stop());
+      const env = parseEnv(workerEnvSchema('worker-test'), {
+        REDIS_URL: own.url,
+        HEALTH_PORT: '0',
+        QUEUE_PREFIX: `sy-test-${randomUUID()}`,
+      });
+      const app = createWorkerApp({
+        name: 'worker-test',
+        subscriber: 'notifications',
+        handlers: welcome,
+        env,
+        logger: captureLogs().logger,
+        registry: createMetricsRegistry({ service: 'worker-test', processMetrics: false }),
+      });
+      cleanups.push(() => app.stop());
+      await app.start();
+      expect(await status(`${app.healthUrl}/readyz`)).toBe(200);
+
+      await own.kill();
+      await waitFor(async () => (await status(`${app.healthUrl}/readyz`)) === 503, {
+        message: '/readyz answers 503',
+      });
+
+      await own.restart();
+      await waitFor(async () => (await status(`${app.healthUrl}/readyz`)) === 200, {
+        timeoutMs: 10_000,
+        message: '/readyz answers 200 again',
+      });
+    });
+  });
+
+  describe('when a handler belongs to another subscriber', () => {
+    it('refuses to build', () => {
+      const env = parseEnv(workerEnvSchema('worker-test'), {});
+      expect(() =>
+        createWorkerApp({
+          name: 'worker-test',
+          subscriber: 'billing',
+          handlers: welcome,
+          env,
+          logger: captureLogs().logger,
+          registry: createMetricsRegistry({ service: 'worker-test', processMetrics: false }),
+        }),
+      ).toThrow(WorkerConfigError);
+    });
+  });
+});
+
+describe('workerEnvSchema', () => {
+  describe('when nothing is set', () => {
+    it('applies the documented defaults', () => {
+      expect(parseEnv(workerEnvSchema('worker-x'), {})).toEqual({
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        HOST: '127.0.0.1',
+        HEALTH_PORT: 3100,
+        SANDBOX_URL: 'http://127.0.0.1:3002',
+        WORKER_ID: `worker-x-${process.pid}`,
+        WORKER_CONCURRENCY: 10,
+        QUEUE_PREFIX: 'sy',
+        SHUTDOWN_TIMEOUT_MS: 10_000,
+        LOG_LEVEL: 'info',
+      });
+    });
+  });
+
+  describe('when a value is bad', () => {
+    it.each([
+      ['WORKER_CONCURRENCY', '0'],
+      ['WORKER_CONCURRENCY', '1001'],
+      ['WORKER_CONCURRENCY', 'ten'],
+      ['SHUTDOWN_TIMEOUT_MS', '-1'],
+      ['HEALTH_PORT', '70000'],
+      ['SANDBOX_URL', 'ftp://127.0.0.1'],
+      ['REDIS_URL', 'http://127.0.0.1:6379'],
+      ['QUEUE_PREFIX', 'has space'],
+      ['LOG_LEVEL', 'loud'],
+    ])('names %s (%s)', (variable, value) => {
+      let thrown: unknown;
+      try {
+        parseEnv(workerEnvSchema('worker-x'), { [variable]: value });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      expect((thrown as ConfigError).problems.map((p) => p.variable)).toEqual([variable]);
+    });
+  });
+});
