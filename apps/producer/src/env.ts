@@ -1,0 +1,53 @@
+/**
+ * The producer's configuration, read once from the environment by main.ts
+ * (`loadEnvOrExit`) and passed down frozen. A missing or bad variable stops
+ * the process with a message naming it; values (API keys) are never echoed.
+ */
+import { z } from 'zod';
+import { envFields } from '@switchyard/observability';
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const producerEnvSchema = z.object({
+  /** Redis holding the queues and the idempotency ledger. Default redis://127.0.0.1:6379. */
+  REDIS_URL: envFields.REDIS_URL,
+  /** Address to bind. Default 127.0.0.1. */
+  HOST: envFields.HOST,
+  /** HTTP port. Default 3000. */
+  PRODUCER_PORT: envFields.port(3000),
+  /** Ingest keys accepted as `Authorization: Bearer <key>`: comma-separated, each at least 16 characters. Required. */
+  API_KEYS: z
+    .string({
+      error: 'is required: a comma-separated list of API keys, each at least 16 characters',
+    })
+    .transform((value) =>
+      value
+        .split(',')
+        .map((key) => key.trim())
+        .filter((key) => key !== ''),
+    )
+    .pipe(
+      z
+        .array(z.string().min(16, 'every key must be at least 16 characters'))
+        .min(1, 'needs at least one key'),
+    ),
+  /** Largest request body accepted, in bytes; more is answered 413. Default 1 MiB. */
+  BODY_LIMIT_BYTES: positiveInt.default(1_048_576),
+  /** Most events in one batch; more is answered 413. Default 1 000. */
+  BATCH_MAX_EVENTS: positiveInt.max(100_000).default(1_000),
+  /** Idempotency window: how long a key answers 'duplicate'. Default 86 400 (24 h). */
+  IDEMPOTENCY_TTL_SECONDS: positiveInt.default(86_400),
+  /** BullMQ key prefix of the subscriber queues and the ledger (workers must use the same). Default 'sy'. */
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:{}-]{1,64}$/, 'may hold 1-64 letters, digits and _ . : { } -')
+    .default('sy'),
+  /** Bound on a graceful shutdown (drain requests, close Redis) before exiting 1. Default 10 000. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  /** ioredis commandTimeout: a Redis command unanswered this long fails the request with 503. Default 2 000. */
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt.default(2_000),
+  /** pino level. Default info. */
+  LOG_LEVEL: envFields.LOG_LEVEL,
+});
+
+export type ProducerConfig = Readonly<z.infer<typeof producerEnvSchema>>;

@@ -1,0 +1,72 @@
+/**
+ * Starts the producer: config, logger, Redis, server; then listens.
+ *
+ * SIGTERM / SIGINT: readiness turns 503 and new /v1 requests are answered
+ * 503 (Retry-After: 1) so traffic moves elsewhere; `app.close()` waits for
+ * in-flight requests; the publisher and Redis close; exit 0. All of it is
+ * bounded by SHUTDOWN_TIMEOUT_MS (then exit 1). A second signal exits 1 at
+ * once.
+ */
+import { createRedisPublisher } from '@switchyard/client';
+import { createLogger, createMetricsRegistry, loadEnvOrExit } from '@switchyard/observability';
+import { buildServer } from './build-server.js';
+import { createRedisConnection } from './create-redis-connection.js';
+import { producerEnvSchema } from './env.js';
+
+const config = loadEnvOrExit(producerEnvSchema);
+const logger = createLogger({ name: 'producer', level: config.LOG_LEVEL });
+const registry = createMetricsRegistry({ service: 'producer' });
+const redis = createRedisConnection({
+  url: config.REDIS_URL,
+  commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+  logger,
+});
+const publisher = createRedisPublisher({
+  connection: redis,
+  prefix: config.QUEUE_PREFIX,
+  idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+  logger,
+});
+let draining = false;
+const app = buildServer({ config, redis, logger, registry, publisher, draining: () => draining });
+
+async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  draining = true;
+  logger.info({ signal }, 'shutting down: draining requests');
+  await app.close();
+  await publisher.close();
+  // quit() needs a live connection; a dead one is simply dropped.
+  await redis.quit().catch(() => redis.disconnect());
+  logger.info('stopped');
+}
+
+let stopping = false;
+function onSignal(signal: NodeJS.Signals): void {
+  if (stopping) {
+    logger.warn({ signal }, 'second signal: exiting without draining');
+    process.exit(1);
+  }
+  stopping = true;
+  setTimeout(() => {
+    logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown did not finish in time');
+    process.exit(1);
+  }, config.SHUTDOWN_TIMEOUT_MS).unref();
+  shutdown(signal).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+}
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+
+try {
+  const url = await app.listen({ host: config.HOST, port: config.PRODUCER_PORT });
+  logger.info({ url, queuePrefix: config.QUEUE_PREFIX }, 'producer listening');
+} catch (error) {
+  logger.fatal({ err: error }, 'could not start listening');
+  redis.disconnect();
+  process.exit(1);
+}

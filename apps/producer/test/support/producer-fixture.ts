@@ -1,0 +1,153 @@
+/**
+ * A producer built with buildServer on a suite's own redis-server: a random
+ * queue prefix per test, logs captured through an injected destination, and
+ * helpers to see what reached Redis.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { LightMyRequestResponse } from 'fastify';
+import { queueNameOf, subscriberNames } from '@switchyard/events';
+import { createLogger, createMetricsRegistry, parseEnv } from '@switchyard/observability';
+import type { RedisHandle } from '@switchyard/testkit';
+import { buildServer, type ProducerServer } from '../../src/build-server.js';
+import { createRedisConnection } from '../../src/create-redis-connection.js';
+import { producerEnvSchema } from '../../src/env.js';
+
+export const apiKey = 'test-key-0123456789abcdef';
+export const secondApiKey = 'second-key-9876543210fedcba';
+
+export interface RequestSpec {
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+  url: string;
+  /** Sent as JSON unless it is a string or Buffer (sent as is). */
+  body?: unknown;
+  /** API key for `Authorization: Bearer`; null sends no header. Default: the configured key. */
+  auth?: string | null;
+  headers?: Record<string, string | string[]>;
+}
+
+export interface ProducerFixture {
+  app: ProducerServer;
+  prefix: string;
+  admin: Redis;
+  redis: Redis;
+  state: { draining: boolean };
+  request(spec: RequestSpec): Promise<LightMyRequestResponse>;
+  /** Jobs waiting in each subscriber queue (nothing consumes them in these tests). */
+  enqueued(): Promise<Record<string, number>>;
+  /** Every key under the test's prefix: jobs, queue metadata, idempotency records. */
+  keys(): Promise<string[]>;
+  /** The log lines written so far, parsed. */
+  logs(): Record<string, unknown>[];
+  /** The raw log output, for "never appears" assertions. */
+  rawLogs(): string;
+  close(): Promise<void>;
+}
+
+export async function openProducer(
+  server: RedisHandle,
+  env: Record<string, string> = {},
+): Promise<ProducerFixture> {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const config = parseEnv(producerEnvSchema, {
+    REDIS_URL: server.url,
+    API_KEYS: `${apiKey},${secondApiKey}`,
+    QUEUE_PREFIX: prefix,
+    BODY_LIMIT_BYTES: '65536',
+    BATCH_MAX_EVENTS: '5',
+    REDIS_COMMAND_TIMEOUT_MS: '1000',
+    ...env,
+  });
+  const lines: string[] = [];
+  const logger = createLogger({
+    name: 'producer',
+    level: 'info',
+    destination: { write: (line: string) => void lines.push(line) },
+  });
+  const registry = createMetricsRegistry({ service: 'producer', processMetrics: false });
+  const redis = createRedisConnection({ url: server.url, commandTimeoutMs: 1_000 });
+  const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  admin.on('error', () => undefined);
+  await Promise.all([ready(redis), ready(admin)]);
+  const state = { draining: false };
+  const app = buildServer({
+    config,
+    redis,
+    logger,
+    registry,
+    draining: () => state.draining,
+    readinessTimeoutMs: 500,
+  });
+  await app.ready();
+
+  return {
+    app,
+    prefix,
+    admin,
+    redis,
+    state,
+    request({ method = 'POST', url, body, auth = apiKey, headers = {} }) {
+      const raw = typeof body === 'string' || Buffer.isBuffer(body);
+      return app.inject({
+        method,
+        url,
+        headers: {
+          ...(body === undefined || raw ? {} : { 'content-type': 'application/json' }),
+          ...(auth === null ? {} : { authorization: `Bearer ${auth}` }),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { payload: raw ? body : JSON.stringify(body) }),
+      });
+    },
+    async enqueued() {
+      const counts: Record<string, number> = {};
+      for (const subscriber of subscriberNames) {
+        const queue = queueNameOf(subscriber);
+        counts[queue] = await admin.llen(`${prefix}:${queue}:wait`);
+      }
+      return counts;
+    },
+    keys: () => admin.keys(`${prefix}:*`),
+    logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+    rawLogs: () => lines.join(''),
+    async close() {
+      await app.close();
+      redis.disconnect();
+      const keys = await admin.keys(`${prefix}:*`).catch(() => {
+        // The outage tests killed the server: nothing is left to clean.
+        return [];
+      });
+      if (keys.length > 0) await admin.unlink(...keys);
+      admin.disconnect();
+    },
+  };
+}
+
+async function ready(connection: Redis): Promise<void> {
+  if (connection.status === 'ready') return;
+  await new Promise<void>((resolve) => connection.once('ready', resolve));
+}
+
+export function signedUp(userId = 'u_1', overrides: Record<string, unknown> = {}) {
+  return {
+    type: 'user.signed_up',
+    version: 1,
+    data: { userId, email: `${userId}@example.com`, plan: 'free' },
+    ...overrides,
+  };
+}
+
+export function paymentFailed(invoiceId = 'in_1', overrides: Record<string, unknown> = {}) {
+  return {
+    type: 'payment.failed',
+    version: 1,
+    data: {
+      userId: 'u_1',
+      invoiceId,
+      amountCents: 1_999,
+      currency: 'EUR',
+      reason: 'card declined',
+    },
+    ...overrides,
+  };
+}

@@ -1,0 +1,447 @@
+/**
+ * The direct-to-Redis publish path, shared by the producer and the client.
+ *
+ * publish(input):
+ * 1. Validate: events' `parsePublishRequest` then `createEnvelope`. Throws
+ *    SchemaInvalidError, UnknownEventTypeError or UnknownEventVersionError;
+ *    nothing touches Redis.
+ * 2. Claim the idempotency key: `SET <prefix>:idempotency:<key> <pending
+ *    record> NX EX <window> GET` (see idempotency-record.ts), one round trip
+ *    that either claims the key or returns the record already there.
+ *    - Claimed: fan out (3), then mark the record accepted -> 'accepted'.
+ *    - Found, different payload fingerprint -> IdempotencyConflictError;
+ *      nothing is enqueued.
+ *    - Found, same fingerprint, accepted -> 'duplicate' with the ORIGINAL
+ *      eventId and queues; nothing is enqueued.
+ *    - Found, same fingerprint, still pending (its publisher died, failed or
+ *      is mid-flight): fan out again with the recorded eventId and envelope
+ *      fields, then mark it accepted -> 'duplicate'. Job ids are the event
+ *      id, so BullMQ ignores jobs that already exist and a retry completes an
+ *      interrupted publish instead of losing it.
+ * 3. Fan out: one job per subscriber queue (name = type, data = envelope,
+ *    jobId = eventId), all in one MULTI/EXEC (fan-out.ts says what that does
+ *    and does not guarantee). A type with no subscribers is accepted with
+ *    `queues: []`.
+ *
+ * Remaining window: a pending record re-driven after its original jobs were
+ * completed and removed (retention: 24 h or 10 000 per queue) adds them
+ * again, so that subscriber sees the event twice; workers' effect
+ * idempotency covers it. A failed publish leaves its record pending on
+ * purpose (its EXEC may have run): the caller should retry it.
+ *
+ * publishBatch(inputs): every item is validated on its own (invalid ones are
+ * reported by index, never thrown); the valid ones are claimed in ONE
+ * pipeline, fanned out in ONE addBulk and marked accepted in ONE pipeline.
+ * Items are claimed in order, so a later item with an earlier item's key is
+ * its duplicate (same payload) or a conflict (different payload); both are
+ * answered per item, like a key holding something that is not a ledger
+ * record. A Redis failure fails the whole call, leaving every claimed record
+ * pending.
+ *
+ * Redis failures (connection not ready, command error, timeout, incomplete
+ * fan-out) surface as RedisUnavailableError, and quickly only if the caller
+ * built its connection to fail fast:
+ *
+ *   new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000 })
+ *
+ * Without that, ioredis queues commands while disconnected and a publish
+ * waits until `timeoutMs` instead of failing at once.
+ */
+import type { Redis } from 'ioredis';
+import {
+  EventError,
+  createEnvelope,
+  parsePublishRequest,
+  payloadFingerprint,
+  queueNameOf,
+  subscribersOf,
+  type Envelope,
+  type EventType,
+} from '@switchyard/events';
+import {
+  IdempotencyConflictError,
+  IdempotencyRecordInvalidError,
+  PublishError,
+  PublisherClosedError,
+  RedisUnavailableError,
+} from './errors.js';
+import { FanOut, type Delivery } from './fan-out.js';
+import {
+  decodeIdempotencyRecord,
+  encodeIdempotencyRecord,
+  idempotencyRecordKey,
+  type IdempotencyRecord,
+} from './idempotency-record.js';
+import { withDeadline } from './with-deadline.js';
+
+/** The slice of a pino logger the publisher uses. */
+export interface PublisherLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface RedisPublisherOptions {
+  /**
+   * The ioredis connection for the ledger and the fan-out. Owned by the
+   * caller: `close()` leaves it open. Build it with `enableOfflineQueue:
+   * false`, `maxRetriesPerRequest: 1` and a `commandTimeout` (see above).
+   */
+  connection: Redis;
+  /** BullMQ key prefix of the subscriber queues and of the ledger. Default 'sy'. */
+  prefix?: string;
+  /**
+   * The idempotency window in seconds: how long a key's record lives. Keep it
+   * at least the completed-job retention (24 h). Default 86 400.
+   */
+  idempotencyTtlSeconds?: number;
+  /**
+   * Upper bound on the Redis work of one publish or publishBatch call; past
+   * it the call fails with RedisUnavailableError. Default 5 000 ms.
+   */
+  timeoutMs?: number;
+  /** The subscriber queues of a type. Default: events' routing table (`subscribersOf` + `queueNameOf`). */
+  queuesOf?: (type: EventType) => readonly string[];
+  /** Clock for `occurredAt` and `acceptedAt`. Default: `new Date()`. */
+  now?: () => Date;
+  /** Event ids. Default: events' UUIDv7. */
+  newId?: () => string;
+  /** Where re-driven records and failed fan-outs are reported. Default: silent. */
+  logger?: PublisherLogger;
+}
+
+export interface PublishOptions {
+  /** The request's `Idempotency-Key` header; wins over a key in the body. */
+  idempotencyKeyHeader?: string | undefined;
+}
+
+/** What any transport answers for one published event. */
+export interface PublishResult {
+  eventId: string;
+  idempotencyKey: string;
+  status: 'accepted' | 'duplicate';
+  queues: string[];
+}
+
+/**
+ * What this publisher answers: the result plus the fields a caller logs the
+ * event with. For a duplicate they are the original publish's.
+ */
+export interface PublishReceipt extends PublishResult {
+  type: EventType;
+  correlationId: string;
+  tenantId?: string | undefined;
+}
+
+export interface RejectedItem {
+  index: number;
+  status: 'rejected';
+  /** The error the item would have raised alone, as JSON. */
+  error: { code: string; message: string; details?: unknown };
+}
+
+export type BatchItemResult = (PublishReceipt & { index: number }) | RejectedItem;
+
+export interface RedisPublisher {
+  publish(input: unknown, options?: PublishOptions): Promise<PublishReceipt>;
+  /** One result per input, in input order. */
+  publishBatch(inputs: readonly unknown[]): Promise<BatchItemResult[]>;
+  /** Stops accepting publishes; leaves the connection open. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A validated input, ready to be claimed and fanned out. */
+interface PreparedEvent {
+  envelope: Envelope;
+  fingerprint: string;
+  queues: string[];
+  /** The ledger key of `envelope.idempotencyKey`. */
+  recordKey: string;
+}
+
+const silent: PublisherLogger = { info: () => undefined, warn: () => undefined };
+
+export function createRedisPublisher(options: RedisPublisherOptions): RedisPublisher {
+  const connection = options.connection;
+  const prefix = options.prefix ?? 'sy';
+  const ttlSeconds = options.idempotencyTtlSeconds ?? 86_400;
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const queuesOf = options.queuesOf ?? ((type: EventType) => subscribersOf(type).map(queueNameOf));
+  const now = options.now ?? (() => new Date());
+  const newId = options.newId;
+  const logger = options.logger ?? silent;
+  const fanOut = new FanOut({ connection, prefix });
+  let closed = false;
+
+  function prepare(input: unknown, idempotencyKeyHeader?: string): PreparedEvent {
+    const request = parsePublishRequest(input, { idempotencyKeyHeader });
+    const envelope = createEnvelope(request, newId === undefined ? { now } : { now, newId });
+    return {
+      envelope,
+      fingerprint: payloadFingerprint(envelope),
+      queues: [...queuesOf(envelope.type)],
+      recordKey: idempotencyRecordKey(prefix, envelope.idempotencyKey),
+    };
+  }
+
+  function pendingRecord(event: PreparedEvent): IdempotencyRecord {
+    return {
+      eventId: event.envelope.id,
+      fingerprint: event.fingerprint,
+      queues: event.queues,
+      state: 'pending',
+      acceptedAt: null,
+      occurredAt: event.envelope.occurredAt,
+      correlationId: event.envelope.correlationId,
+    };
+  }
+
+  function acceptedRecord(record: IdempotencyRecord): string {
+    return encodeIdempotencyRecord({
+      ...record,
+      state: 'accepted',
+      acceptedAt: now().toISOString(),
+    });
+  }
+
+  /** The envelope the first attempt built, rebuilt from its record (same fingerprint, so same data). */
+  function redrive(event: PreparedEvent, record: IdempotencyRecord): Delivery {
+    logger.info(
+      {
+        eventId: record.eventId,
+        idempotencyKey: event.envelope.idempotencyKey,
+        queues: record.queues,
+      },
+      'completing the fan-out of a pending idempotency record',
+    );
+    return {
+      envelope: {
+        ...event.envelope,
+        id: record.eventId,
+        occurredAt: record.occurredAt,
+        correlationId: record.correlationId,
+      },
+      queues: record.queues,
+    };
+  }
+
+  function receipt(
+    event: PreparedEvent,
+    record: IdempotencyRecord,
+    status: PublishResult['status'],
+  ): PublishReceipt {
+    return {
+      eventId: record.eventId,
+      idempotencyKey: event.envelope.idempotencyKey,
+      status,
+      queues: [...record.queues],
+      type: event.envelope.type,
+      correlationId: record.correlationId,
+      ...(event.envelope.tenantId === undefined ? {} : { tenantId: event.envelope.tenantId }),
+    };
+  }
+
+  function conflict(event: PreparedEvent): IdempotencyConflictError {
+    return new IdempotencyConflictError(
+      `idempotency key "${event.envelope.idempotencyKey}" was already used for a different payload`,
+      { details: { idempotencyKey: event.envelope.idempotencyKey } },
+    );
+  }
+
+  function assertOpen(): void {
+    if (closed) throw new PublisherClosedError('the publisher is closed');
+  }
+
+  /** Runs one Redis step within what is left of the call's deadline. */
+  async function step<T>(what: string, deadline: number, work: () => Promise<T>): Promise<T> {
+    // enableOfflineQueue: false already rejects commands on a connection that
+    // is not ready; checking first also keeps BullMQ from waiting for one.
+    if (connection.status !== 'ready') {
+      throw new RedisUnavailableError(`${what}: the Redis connection is ${connection.status}`);
+    }
+    try {
+      return await withDeadline(
+        work(),
+        deadline - Date.now(),
+        () => new RedisUnavailableError(`${what}: the call did not finish within ${timeoutMs} ms`),
+      );
+    } catch (error) {
+      if (error instanceof PublishError) throw error;
+      throw new RedisUnavailableError(
+        `${what} failed: ${error instanceof Error ? error.message : String(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  async function fanOutOrReport(deliveries: Delivery[], deadline: number): Promise<void> {
+    try {
+      await step('fanning out', deadline, () => fanOut.add(deliveries));
+    } catch (error) {
+      logger.warn(
+        { err: error, eventIds: deliveries.map((d) => d.envelope.id) },
+        'fan-out failed; idempotency records stay pending until a retry completes them',
+      );
+      throw error;
+    }
+  }
+
+  /** Replies of a pipeline, with any failed command turned into RedisUnavailableError. */
+  async function runPipeline(
+    what: string,
+    deadline: number,
+    commands: (pipeline: ReturnType<Redis['pipeline']>) => void,
+  ): Promise<unknown[]> {
+    return step(what, deadline, async () => {
+      const pipeline = connection.pipeline();
+      commands(pipeline);
+      const replies = await pipeline.exec();
+      if (replies === null) throw new RedisUnavailableError(`${what}: the pipeline was discarded`);
+      return replies.map(([error, value]) => {
+        if (error) throw error;
+        return value;
+      });
+    });
+  }
+
+  async function publish(
+    input: unknown,
+    publishOptions: PublishOptions = {},
+  ): Promise<PublishReceipt> {
+    assertOpen();
+    const event = prepare(input, publishOptions.idempotencyKeyHeader);
+    const deadline = Date.now() + timeoutMs;
+    const stored = await step('claiming the idempotency key', deadline, () =>
+      connection.set(
+        event.recordKey,
+        encodeIdempotencyRecord(pendingRecord(event)),
+        'EX',
+        ttlSeconds,
+        'NX',
+        'GET',
+      ),
+    );
+    let record: IdempotencyRecord;
+    let status: PublishResult['status'];
+    if (stored === null) {
+      record = pendingRecord(event);
+      status = 'accepted';
+      await fanOutOrReport([{ envelope: event.envelope, queues: event.queues }], deadline);
+    } else {
+      record = decodeIdempotencyRecord(event.recordKey, stored);
+      status = 'duplicate';
+      if (record.fingerprint !== event.fingerprint) throw conflict(event);
+      if (record.state === 'accepted') return receipt(event, record, status);
+      await fanOutOrReport([redrive(event, record)], deadline);
+    }
+    await step('marking the event accepted', deadline, () =>
+      connection.set(event.recordKey, acceptedRecord(record), 'KEEPTTL', 'XX'),
+    );
+    return receipt(event, record, status);
+  }
+
+  async function publishBatch(inputs: readonly unknown[]): Promise<BatchItemResult[]> {
+    assertOpen();
+    const results: (BatchItemResult | undefined)[] = new Array<BatchItemResult | undefined>(
+      inputs.length,
+    );
+    const valid: { index: number; event: PreparedEvent }[] = [];
+    inputs.forEach((input, index) => {
+      try {
+        valid.push({ index, event: prepare(input) });
+      } catch (error) {
+        if (!(error instanceof EventError)) throw error;
+        results[index] = rejected(index, error);
+      }
+    });
+    if (valid.length > 0) {
+      const deadline = Date.now() + timeoutMs;
+      const claims = await runPipeline('claiming the idempotency keys', deadline, (pipeline) => {
+        for (const { event } of valid) {
+          pipeline.set(
+            event.recordKey,
+            encodeIdempotencyRecord(pendingRecord(event)),
+            'EX',
+            ttlSeconds,
+            'NX',
+            'GET',
+          );
+        }
+      });
+      const deliveries: Delivery[] = [];
+      const delivered = new Set<string>();
+      // Ledger key -> record to mark accepted; one entry per key.
+      const toAccept = new Map<string, IdempotencyRecord>();
+      valid.forEach(({ index, event }, position) => {
+        const stored = claims[position];
+        if (stored === null) {
+          const record = pendingRecord(event);
+          deliveries.push({ envelope: event.envelope, queues: event.queues });
+          delivered.add(record.eventId);
+          toAccept.set(event.recordKey, record);
+          results[index] = { index, ...receipt(event, record, 'accepted') };
+          return;
+        }
+        if (typeof stored !== 'string') {
+          throw new RedisUnavailableError(
+            `claiming ${event.recordKey}: unexpected reply ${typeof stored}`,
+          );
+        }
+        let record: IdempotencyRecord;
+        try {
+          record = decodeIdempotencyRecord(event.recordKey, stored);
+        } catch (error) {
+          // Someone else's value under this key: this item fails, not the batch.
+          if (!(error instanceof IdempotencyRecordInvalidError)) throw error;
+          results[index] = rejected(index, error);
+          return;
+        }
+        if (record.fingerprint !== event.fingerprint) {
+          results[index] = rejected(index, conflict(event));
+          return;
+        }
+        // A pending record is either an earlier item of this batch (already
+        // being delivered) or an interrupted publish to complete.
+        if (record.state === 'pending' && !delivered.has(record.eventId)) {
+          deliveries.push(redrive(event, record));
+          delivered.add(record.eventId);
+          toAccept.set(event.recordKey, record);
+        }
+        results[index] = { index, ...receipt(event, record, 'duplicate') };
+      });
+      await fanOutOrReport(deliveries, deadline);
+      if (toAccept.size > 0) {
+        await runPipeline('marking the events accepted', deadline, (pipeline) => {
+          for (const [key, record] of toAccept)
+            pipeline.set(key, acceptedRecord(record), 'KEEPTTL', 'XX');
+        });
+      }
+    }
+    return results.map((result, index) => {
+      if (result === undefined) throw new Error(`publishBatch: item ${index} got no result`);
+      return result;
+    });
+  }
+
+  return {
+    publish,
+    publishBatch,
+    async close() {
+      closed = true;
+      await fanOut.close();
+    },
+  };
+}
+
+function rejected(index: number, error: EventError | PublishError): RejectedItem {
+  return {
+    index,
+    status: 'rejected',
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.details === undefined ? {} : { details: error.details }),
+    },
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Puts one job per (event, subscriber queue) into Redis in one BullMQ
+ * `FlowProducer.addBulk` call.
+ *
+ * What this guarantees (read from bullmq 6.7's flow-producer.js and
+ * redis-queue-backend.js): `addBulk` collects every job of every childless
+ * flow and `RedisQueueBackend.addFlow` writes them in ONE `MULTI`/`EXEC`.
+ * So:
+ * - no reader ever sees part of the fan-out: Redis runs the transaction's
+ *   commands back to back;
+ * - if the publisher dies or loses its connection before `EXEC` reaches
+ *   Redis, Redis discards the whole transaction: no queue gets a job;
+ * - if Redis rejects any command while queueing it (ACL denial, unknown
+ *   command, wrong arity), `EXEC` answers EXECABORT and runs none of them.
+ *
+ * What it cannot guarantee: Redis never rolls a transaction back. A command
+ * that fails while `EXEC` runs it (e.g. WRONGTYPE because something else
+ * wrote a key of the wrong type at a queue's key) fails alone and the other
+ * queues keep their jobs. `addBulk` drops these per-job errors, so the Redis
+ * backend is wrapped (through FlowProducer's `backendFactory` parameter) to
+ * throw them: the publish then fails, its idempotency record stays pending,
+ * and a retry re-adds the missing jobs under the same ids (those already
+ * added are ignored as duplicates). Until that retry the event is in some
+ * queues only; this window needs a corrupted keyspace to open.
+ */
+import {
+  FlowProducer,
+  createRedisBackend,
+  type BackendFactory,
+  type FlowJob,
+  type RedisQueueBackend,
+} from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Envelope } from '@switchyard/events';
+import { PublisherClosedError, RedisUnavailableError } from './errors.js';
+import { subscriberJobOptions } from './subscriber-job-options.js';
+
+/** One event and the queues it goes to. */
+export interface Delivery {
+  envelope: Envelope;
+  queues: readonly string[];
+}
+
+/** createRedisBackend, but `addFlow` throws when any job of the transaction failed. */
+const strictRedisBackend: BackendFactory<RedisQueueBackend> = (name, opts, extra) => {
+  const backend = createRedisBackend(name, opts, extra);
+  const addFlow = backend.addFlow.bind(backend);
+  backend.addFlow = async (entries) => {
+    const results = await addFlow(entries);
+    const failures = entries.flatMap((entry, index) => {
+      const [error, idOrCode] = results[index] ?? [new Error('no reply'), -1];
+      if (error === null && !(typeof idOrCode === 'number' && idOrCode < 0)) return [];
+      return [
+        {
+          queue: entry.queueName,
+          jobId: entry.jobId,
+          reason: error?.message ?? `code ${idOrCode}`,
+        },
+      ];
+    });
+    if (failures.length > 0) {
+      throw new RedisUnavailableError(
+        `fan-out incomplete: ${failures.length} of ${entries.length} jobs were not added ` +
+          `(${failures.map((f) => `${f.queue}: ${f.reason}`).join('; ')})`,
+        { details: { failures } },
+      );
+    }
+    return results;
+  };
+  return backend;
+};
+
+export class FanOut {
+  readonly #connection: Redis;
+  readonly #prefix: string;
+  #producer: FlowProducer<RedisQueueBackend> | undefined;
+  #closed = false;
+
+  constructor(options: { connection: Redis; prefix: string }) {
+    this.#connection = options.connection;
+    this.#prefix = options.prefix;
+  }
+
+  /** Adds every delivery's jobs in one transaction (see the header for what that guarantees). */
+  async add(deliveries: readonly Delivery[]): Promise<void> {
+    const flows: FlowJob[] = deliveries.flatMap(({ envelope, queues }) =>
+      queues.map((queueName) => ({
+        name: envelope.type,
+        queueName,
+        data: envelope,
+        // The event id as job id: a repeated fan-out of the same event is a
+        // no-op in every queue that already has it.
+        opts: { ...subscriberJobOptions, jobId: envelope.id },
+      })),
+    );
+    if (flows.length === 0) return;
+    const producer = this.#currentProducer();
+    try {
+      await producer.waitUntilReady();
+    } catch (error) {
+      // BullMQ keeps a failed initialisation (its version check) for good:
+      // drop this producer so the next call builds a fresh one.
+      if (this.#producer === producer) this.#producer = undefined;
+      void producer.close().catch(() => undefined);
+      throw error;
+    }
+    const nodes = await producer.addBulk(flows);
+    // addBulk returns undefined, having added nothing, once the producer is closing.
+    if (nodes?.length !== flows.length) {
+      throw new PublisherClosedError('the fan-out was closed before its jobs were added');
+    }
+  }
+
+  /** Releases BullMQ's listeners; the connection stays open (the caller owns it). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const producer = this.#producer;
+    this.#producer = undefined;
+    await producer?.close();
+  }
+
+  #currentProducer(): FlowProducer<RedisQueueBackend> {
+    if (this.#closed) throw new PublisherClosedError('the publisher is closed');
+    this.#producer ??= new FlowProducer(
+      { connection: this.#connection, prefix: this.#prefix },
+      strictRedisBackend,
+    );
+    return this.#producer;
+  }
+}
