@@ -16,36 +16,22 @@ export const producerEnvSchema = z.object({
   /** HTTP port. Default 3000. */
   PRODUCER_PORT: envFields.port(3000),
   /** Ingest keys accepted as `Authorization: Bearer <key>`: comma-separated, each at least 16 characters. Required. */
-  API_KEYS: z
-    .string({
-      error: 'is required: a comma-separated list of API keys, each at least 16 characters',
-    })
-    .transform((value) =>
-      value
-        .split(',')
-        .map((key) => key.trim())
-        .filter((key) => key !== ''),
-    )
-    .pipe(
-      z
-        .array(z.string().min(16, 'every key must be at least 16 characters'))
-        .min(1, 'needs at least one key'),
-    ),
-  /** Largest request body accepted, in bytes; more is answered 413. Default 1 MiB. */
-  BODY_LIMIT_BYTES: positiveInt.default(1_048_576),
+  API_KEYS: envFields.API_KEYS,
+  /** Largest request body accepted, in bytes; more is answered 413. Default 1 MiB; at most 64 MiB. */
+  BODY_LIMIT_BYTES: positiveInt.max(64 * 1_048_576).default(1_048_576),
   /** Most events in one batch; more is answered 413. Default 1 000. */
   BATCH_MAX_EVENTS: positiveInt.max(100_000).default(1_000),
-  /** Idempotency window: how long a key answers 'duplicate'. Default 86 400 (24 h). */
-  IDEMPOTENCY_TTL_SECONDS: positiveInt.default(86_400),
+  /** Idempotency window: how long a key answers 'duplicate'. Default 86 400 (24 h); at most 30 days. */
+  IDEMPOTENCY_TTL_SECONDS: positiveInt.max(30 * 86_400).default(86_400),
   /** BullMQ key prefix of the subscriber queues and the ledger (workers must use the same). Default 'sy'. */
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:{}-]{1,64}$/, 'may hold 1-64 letters, digits and _ . : { } -')
     .default('sy'),
-  /** Bound on a graceful shutdown (drain requests, close Redis) before exiting 1. Default 10 000. */
-  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
-  /** ioredis commandTimeout: a Redis command unanswered this long fails the request with 503. Default 2 000. */
-  REDIS_COMMAND_TIMEOUT_MS: positiveInt.default(2_000),
+  /** Bound on a graceful shutdown (drain requests, close Redis) before exiting 1. Default 10 000; at most 600 000. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  /** ioredis commandTimeout: a Redis command unanswered this long fails the request with 503. Default 2 000; at most 60 000. */
+  REDIS_COMMAND_TIMEOUT_MS: positiveInt.max(60_000).default(2_000),
   /** pino level. Default info. */
   LOG_LEVEL: envFields.LOG_LEVEL,
 });

@@ -155,12 +155,18 @@ function asProducerError(error: unknown): ProducerError | undefined {
   if (error instanceof ProducerError) return error;
   if (!(error instanceof Error)) return undefined;
   const { code, statusCode } = error as Error & { code?: unknown; statusCode?: unknown };
-  if (typeof code !== 'string' || !code.startsWith('FST_')) return undefined;
-  const mapped = fastifyErrors[code];
+  const mapped =
+    typeof code === 'string' && Object.hasOwn(fastifyErrors, code)
+      ? fastifyErrors[code]
+      : undefined;
   if (mapped !== undefined) return mapped(error.message);
-  // Any other fastify error about the request itself (4xx) is the client's.
+  // Any other error fastify marked as the request's fault (4xx) is the
+  // client's, FST_ code or not: the raw-body reader flags an aborted or
+  // malformed upload with statusCode 400 and no code.
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
-    return new BadRequestError(error.message, { reason: code });
+    return new BadRequestError(error.message, {
+      reason: typeof code === 'string' ? code : 'request',
+    });
   }
   return undefined;
 }

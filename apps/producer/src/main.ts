@@ -7,7 +7,6 @@
  * bounded by SHUTDOWN_TIMEOUT_MS (then exit 1). A second signal exits 1 at
  * once.
  */
-import { createRedisPublisher } from '@switchyard/client';
 import { createLogger, createMetricsRegistry, loadEnvOrExit } from '@switchyard/observability';
 import { buildServer } from './build-server.js';
 import { createRedisConnection } from './create-redis-connection.js';
@@ -21,20 +20,14 @@ const redis = createRedisConnection({
   commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
   logger,
 });
-const publisher = createRedisPublisher({
-  connection: redis,
-  prefix: config.QUEUE_PREFIX,
-  idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
-  logger,
-});
 let draining = false;
-const app = buildServer({ config, redis, logger, registry, publisher, draining: () => draining });
+const app = buildServer({ config, redis, logger, registry, draining: () => draining });
 
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   draining = true;
   logger.info({ signal }, 'shutting down: draining requests');
+  // Closes the server's publisher too (an onClose hook).
   await app.close();
-  await publisher.close();
   // quit() needs a live connection; a dead one is simply dropped.
   await redis.quit().catch(() => redis.disconnect());
   logger.info('stopped');

@@ -54,6 +54,21 @@ describe('httpAnswerOf', () => {
     });
   });
 
+  describe("when fastify marks an error as the request's fault without a code", () => {
+    it.each([
+      ['an aborted upload', Object.assign(new Error('aborted'), { statusCode: 400 })],
+      [
+        'a code that is an Object.prototype key',
+        Object.assign(new Error('x'), { code: 'constructor', statusCode: 400 }),
+      ],
+    ])('answers 400 for %s, never 500', (_name, error) => {
+      expect(httpAnswerOf(error)).toMatchObject({
+        status: 400,
+        body: { error: { code: 'SY_ERR_BAD_REQUEST' } },
+      });
+    });
+  });
+
   describe('when the error is unknown', () => {
     it.each([
       ['a TypeError', new TypeError('boom')],

@@ -179,7 +179,7 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
       envelope,
       fingerprint: payloadFingerprint(envelope),
       queues: [...queuesOf(envelope.type)],
-      recordKey: idempotencyRecordKey(prefix, envelope.idempotencyKey),
+      recordKey: idempotencyRecordKey(prefix, envelope.idempotencyKey, envelope.tenantId),
     };
   }
 

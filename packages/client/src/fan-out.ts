@@ -31,9 +31,8 @@ import {
   type RedisQueueBackend,
 } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Envelope } from '@switchyard/events';
+import { deliveryJobOptions, type Envelope } from '@switchyard/events';
 import { PublisherClosedError, RedisUnavailableError } from './errors.js';
-import { subscriberJobOptions } from './subscriber-job-options.js';
 
 /** One event and the queues it goes to. */
 export interface Delivery {
@@ -90,7 +89,7 @@ export class FanOut {
         data: envelope,
         // The event id as job id: a repeated fan-out of the same event is a
         // no-op in every queue that already has it.
-        opts: { ...subscriberJobOptions, jobId: envelope.id },
+        opts: { ...deliveryJobOptions, jobId: envelope.id },
       })),
     );
     if (flows.length === 0) return;

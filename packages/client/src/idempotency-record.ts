@@ -1,7 +1,10 @@
 /**
  * The idempotency ledger: one Redis string per idempotency key.
  *
- *   key:   `<prefix>:idempotency:<idempotencyKey>`
+ *   key:   `<prefix>:idempotency:<tenantId>/<idempotencyKey>` (tenant empty
+ *          when none): keys are per tenant, so one tenant's key can neither
+ *          collide with nor reveal another's. Tenant ids cannot hold `/`,
+ *          so the first `/` separates the two unambiguously.
  *   value: JSON IdempotencyRecord (below)
  *   TTL:   the idempotency window, set once when the key is claimed and kept
  *          when the record is marked accepted (`KEEPTTL`), so the window
@@ -36,8 +39,12 @@ export interface IdempotencyRecord {
   correlationId: string;
 }
 
-export function idempotencyRecordKey(prefix: string, idempotencyKey: string): string {
-  return `${prefix}:idempotency:${idempotencyKey}`;
+export function idempotencyRecordKey(
+  prefix: string,
+  idempotencyKey: string,
+  tenantId?: string,
+): string {
+  return `${prefix}:idempotency:${tenantId ?? ''}/${idempotencyKey}`;
 }
 
 export function encodeIdempotencyRecord(record: IdempotencyRecord): string {

@@ -17,4 +17,4 @@ export {
   RedisUnavailableError,
 } from './errors.js';
 export { idempotencyRecordKey, type IdempotencyRecord } from './idempotency-record.js';
-export { subscriberJobOptions } from './subscriber-job-options.js';
+export { deliveryJobOptions } from '@switchyard/events';

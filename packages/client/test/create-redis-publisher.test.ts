@@ -14,7 +14,7 @@ import {
   IdempotencyRecordInvalidError,
   PublisherClosedError,
   idempotencyRecordKey,
-  subscriberJobOptions,
+  deliveryJobOptions,
   type IdempotencyRecord,
 } from '../src/index.js';
 import {
@@ -73,9 +73,9 @@ describe('createRedisPublisher', () => {
             data: { userId: 'u_7', email: 'u_7@example.com', plan: 'free' },
           });
           expect(jobs[0]!.opts).toMatchObject({
-            attempts: subscriberJobOptions.attempts,
-            backoff: subscriberJobOptions.backoff,
-            removeOnComplete: subscriberJobOptions.removeOnComplete,
+            attempts: deliveryJobOptions.attempts,
+            backoff: deliveryJobOptions.backoff,
+            removeOnComplete: deliveryJobOptions.removeOnComplete,
           });
         }
         expect(await fx.jobsIn('billing')).toHaveLength(0);
@@ -180,6 +180,40 @@ describe('createRedisPublisher', () => {
         expect(error).toMatchObject({ code: 'SY_ERR_IDEMPOTENCY_CONFLICT' });
         expect(await fx.jobsIn('notifications')).toHaveLength(1);
         expect((await record('k-3')).state).toBe('accepted');
+      });
+    });
+
+    describe('when two tenants use the same Idempotency-Key', () => {
+      it('keeps their keys apart: both are accepted, and each tenant still gets its own 409', async () => {
+        fx = await openPublisherFixture(server);
+        const a = await fx.publisher.publish(
+          signedUp('u_1', { tenantId: 'acme', idempotencyKey: 'order-1' }),
+        );
+        const b = await fx.publisher.publish(
+          signedUp('u_2', { tenantId: 'globex', idempotencyKey: 'order-1' }),
+        );
+        expect(a.status).toBe('accepted');
+        expect(b.status).toBe('accepted');
+        expect(b.eventId).not.toBe(a.eventId);
+        await expect(
+          fx.publisher.publish(signedUp('u_3', { tenantId: 'acme', idempotencyKey: 'order-1' })),
+        ).rejects.toBeInstanceOf(IdempotencyConflictError);
+      });
+    });
+
+    describe('when many publishers race on one key', () => {
+      it('accepts it once, answers every other call as a duplicate of the same event, and enqueues one job per queue', async () => {
+        fx = await openPublisherFixture(server);
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, () => fx.publisher.publish(signedUp('u_race'))),
+        );
+        const values = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+        expect(values.every((v) => v !== undefined)).toBe(true);
+        expect(values.filter((v) => v?.status === 'accepted')).toHaveLength(1);
+        expect(new Set(values.map((v) => v?.eventId)).size).toBe(1);
+        for (const queue of ['notifications', 'provisioning']) {
+          expect(await fx.jobsIn(queue)).toHaveLength(1);
+        }
       });
     });
 

@@ -44,3 +44,4 @@ export {
   type SubscriberDefinition,
   type SubscriberName,
 } from './routing.js';
+export { backoffStrategyName, deliveryJobOptions, maxHandlerAttempts } from './delivery.js';

@@ -58,4 +58,31 @@ export const envFields = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HOST: z.string().min(1).default('127.0.0.1'),
   port: (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback),
+  /**
+   * Ingest keys, comma-separated; each 16 to 256 visible characters. The
+   * producer requires them; `pnpm start` validates them the same way before
+   * handing them over, so a key one accepts the other never refuses.
+   */
+  API_KEYS: z
+    .string({
+      error: 'is required: a comma-separated list of API keys, each at least 16 characters',
+    })
+    .transform((value) =>
+      value
+        .split(',')
+        .map((key) => key.trim())
+        .filter((key) => key !== ''),
+    )
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .min(16, 'every key must be at least 16 characters')
+            .max(256, 'every key must be at most 256 characters')
+            .regex(/^[\x21-\x7e]+$/, 'keys are visible ASCII without spaces'),
+        )
+        .min(1, 'needs at least one key')
+        .max(100, 'at most 100 keys'),
+    ),
 };
