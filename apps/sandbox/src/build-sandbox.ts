@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
+import type { logLevels } from '@switchyard/observability';
 import { ControlState, controlUpdateSchema } from './control-state.js';
 import {
   BadRequestError,
@@ -28,7 +29,8 @@ import {
 import { Ledger } from './ledger.js';
 import { services, type Service } from './services.js';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/** A pino level, or `silent`: the values of LOG_LEVEL. */
+export type LogLevel = (typeof logLevels)[number];
 
 export interface BuildSandboxOptions {
   /**
@@ -109,11 +111,14 @@ export function buildSandbox(opts: BuildSandboxOptions = {}): FastifyInstance {
 
   /**
    * One call to a third-party API. Checks run in a fixed order: request
-   * validation, outage (503), latency, 429 draw, 500 draw, then dedupe or
-   * accept. Each rate draws one number from `random` only when it is above 0,
-   * so a test can script the sequence. The dedupe check and the acceptance
-   * run without an await between them, so concurrent calls with one key
-   * apply it once.
+   * validation, outage (503), latency, dedupe, 429 draw, 500 draw, accept.
+   * Dedupe comes before the fault draws because a repeated key "is answered
+   * with the first answer and counted, never applied twice" (DESIGN.md): a
+   * real API that already applied a call answers its retry from its own
+   * records, whatever else it is refusing. Each rate draws one number from
+   * `random` only when it is above 0 and the key is new, so a test can script
+   * the sequence. Nothing awaits between the dedupe check and the
+   * acceptance, so concurrent calls with one key apply it once.
    */
   async function handleServiceCall(
     service: Service,
@@ -143,6 +148,13 @@ export function buildSandbox(opts: BuildSandboxOptions = {}): FastifyInstance {
       if (outcome === 'closing') throw new ShuttingDownError('the sandbox is shutting down');
     }
 
+    const first = ledger.repeat(service, idempotencyKey);
+    if (first !== undefined) {
+      control.stats.repeats += 1;
+      // Stripe's header for a replayed answer.
+      return reply.code(first.statusCode).header('idempotent-replayed', 'true').send(first.body);
+    }
+
     const { status429Rate, errorRate, retryAfterSeconds } = control.settings;
     if (status429Rate > 0 && random() < status429Rate) {
       control.stats.status429 += 1;
@@ -151,13 +163,6 @@ export function buildSandbox(opts: BuildSandboxOptions = {}): FastifyInstance {
     if (errorRate > 0 && random() < errorRate) {
       control.stats.status500 += 1;
       throw new InjectedFailureFault();
-    }
-
-    const first = ledger.repeat(service, idempotencyKey);
-    if (first !== undefined) {
-      control.stats.repeats += 1;
-      // Stripe's header for a replayed answer.
-      return reply.code(first.statusCode).header('idempotent-replayed', 'true').send(first.body);
     }
 
     const receivedAt = new Date(clock()).toISOString();
@@ -213,9 +218,10 @@ function requireJson(request: FastifyRequest): void {
 }
 
 function idempotencyKeyOf(request: FastifyRequest): string {
-  const header = request.headers['idempotency-key'];
-  const key = Array.isArray(header) ? header[0] : header;
-  if (key === undefined || key.trim() === '') {
+  // A string or absent: Node (and fastify's inject) join a repeated custom
+  // header into one value with ', '; only set-cookie is ever an array.
+  const key = request.headers['idempotency-key'];
+  if (typeof key !== 'string' || key.trim() === '') {
     throw new IdempotencyKeyMissingError('the Idempotency-Key header is required');
   }
   if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {

@@ -135,15 +135,3 @@ export function isInjectedFault(error: SandboxError): boolean {
     error instanceof ServiceDownFault
   );
 }
-
-/** A bad environment variable; `main` prints it and exits 1. */
-export class ConfigError extends Error {
-  readonly code = 'SY_ERR_CONFIG';
-
-  constructor(readonly problems: { variable: string; message: string }[]) {
-    super(
-      `invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
-    );
-    this.name = 'ConfigError';
-  }
-}

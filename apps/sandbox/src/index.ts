@@ -6,5 +6,5 @@ export type { LedgerCall } from './ledger.js';
 export { services } from './services.js';
 export type { Service } from './services.js';
 export * from './errors.js';
-export { parseEnv } from './env.js';
+export { parseSandboxEnv, sandboxEnvSchema } from './env.js';
 export type { SandboxEnv } from './env.js';

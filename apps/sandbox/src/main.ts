@@ -4,9 +4,9 @@
  * latency are cut short) and exits 0. A second signal exits 1 at once.
  */
 import { buildSandbox } from './build-sandbox.js';
-import { loadEnv } from './env.js';
+import { loadSandboxEnv } from './env.js';
 
-const env = loadEnv();
+const env = loadSandboxEnv();
 const app = buildSandbox({ logger: env.LOG_LEVEL });
 
 let closing = false;

@@ -266,7 +266,8 @@ describe('control', () => {
       await target.close();
       const response = await pending;
 
-      expect(performance.now() - startedAt).toBeLessThan(2_000);
+      // Far below the 60 s latency; loose for a loaded machine.
+      expect(performance.now() - startedAt).toBeLessThan(10_000);
       expect(response.status).toBe(503);
       expect(await response.json()).toMatchObject({ error: { code: 'SY_ERR_SHUTTING_DOWN' } });
     });
@@ -286,23 +287,68 @@ describe('control', () => {
 
       expect([down.statusCode, limited.statusCode, failed.statusCode]).toEqual([503, 429, 500]);
     });
+  });
 
-    it('answers a repeated key with a fault too, while the fault lasts', async () => {
-      const target = sandbox();
+  describe('when a key that was applied comes again', () => {
+    it('answers it with the first answer while 429s and 500s are on, counts it and draws nothing', async () => {
+      // One draw, for the one new key: a repeat that drew would exhaust the script.
+      const target = sandbox({ random: scripted([0.5]) });
       const first = await callService(target, 'email', 'k');
-      await putControl(target, { errorRate: 1 });
+      await putControl(target, { status429Rate: 1, errorRate: 1 });
 
-      const repeat = await callService(target, 'email', 'k');
-      await putControl(target, { errorRate: 0 });
-      const repeatAfter = await callService(target, 'email', 'k');
+      const repeats = [
+        await callService(target, 'email', 'k'),
+        await callService(target, 'email', 'k'),
+      ];
 
-      expect(repeat.statusCode).toBe(500);
-      expect(repeatAfter.json()).toEqual(first.json());
+      for (const repeat of repeats) {
+        expect(repeat.statusCode).toBe(201);
+        expect(repeat.headers['idempotent-replayed']).toBe('true');
+        expect(repeat.json()).toEqual(first.json());
+      }
+      expect((await callService(target, 'email', 'new')).statusCode).toBe(429);
+      expect((await getControl(target)).stats).toMatchObject({
+        accepted: 1,
+        repeats: 2,
+        status429: 1,
+        status500: 0,
+      });
+      const { calls } = (await target.inject({ method: 'GET', url: '/ledger' })).json<{
+        calls: { idempotencyKey: string; repeats: number }[];
+      }>();
+      expect(calls).toEqual([expect.objectContaining({ idempotencyKey: 'k', repeats: 2 })]);
+    });
+
+    it('still answers 503 during an outage, and the first answer once it ends', async () => {
+      const clock = manualClock();
+      const target = sandbox({ clock: clock.now });
+      const first = await callService(target, 'email', 'k');
+      await putControl(target, { downForMs: 1_000 });
+
+      const during = await callService(target, 'email', 'k');
+      clock.advance(1_000);
+      const after = await callService(target, 'email', 'k');
+
+      expect(during.statusCode).toBe(503);
+      expect(after.statusCode).toBe(201);
+      expect(after.json()).toEqual(first.json());
       expect((await getControl(target)).stats).toMatchObject({
         accepted: 1,
         repeats: 1,
-        status500: 1,
+        status503: 1,
       });
+    });
+
+    it('waits out the latency before answering it', async () => {
+      const target = sandbox();
+      await callService(target, 'email', 'k');
+      await putControl(target, { latencyMs: 200 });
+      const startedAt = performance.now();
+
+      const repeat = await callService(target, 'email', 'k');
+
+      expect(repeat.headers['idempotent-replayed']).toBe('true');
+      expect(performance.now() - startedAt).toBeGreaterThanOrEqual(195);
     });
   });
 });

@@ -1,14 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseEnv } from '../src/index.js';
+import { ConfigError } from '@switchyard/observability';
+import { parseSandboxEnv } from '../src/index.js';
 
-describe('parseEnv', () => {
+describe('parseSandboxEnv', () => {
   describe('when nothing is set', () => {
     it('uses the documented defaults', () => {
-      expect(parseEnv({})).toEqual({ SANDBOX_PORT: 3002, HOST: '127.0.0.1', LOG_LEVEL: 'info' });
+      expect(parseSandboxEnv({})).toEqual({
+        SANDBOX_PORT: 3002,
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'info',
+      });
     });
 
     it('treats empty strings as unset', () => {
-      expect(parseEnv({ SANDBOX_PORT: '', LOG_LEVEL: '' })).toMatchObject({
+      expect(parseSandboxEnv({ SANDBOX_PORT: '', LOG_LEVEL: '' })).toMatchObject({
         SANDBOX_PORT: 3002,
         LOG_LEVEL: 'info',
       });
@@ -17,7 +22,9 @@ describe('parseEnv', () => {
 
   describe('when values are set', () => {
     it('parses them', () => {
-      expect(parseEnv({ SANDBOX_PORT: '4000', HOST: '0.0.0.0', LOG_LEVEL: 'debug' })).toEqual({
+      expect(
+        parseSandboxEnv({ SANDBOX_PORT: '4000', HOST: '0.0.0.0', LOG_LEVEL: 'debug' }),
+      ).toEqual({
         SANDBOX_PORT: 4000,
         HOST: '0.0.0.0',
         LOG_LEVEL: 'debug',
@@ -32,8 +39,8 @@ describe('parseEnv', () => {
       ['SANDBOX_PORT', ' 1'],
       ['LOG_LEVEL', 'loud'],
     ])('throws a ConfigError naming %s (%j)', (variable, value) => {
-      expect(() => parseEnv({ [variable]: value })).toThrow(ConfigError);
-      expect(() => parseEnv({ [variable]: value })).toThrow(
+      expect(() => parseSandboxEnv({ [variable]: value })).toThrow(ConfigError);
+      expect(() => parseSandboxEnv({ [variable]: value })).toThrow(
         new RegExp(`^invalid configuration:\\n  ${variable}: `),
       );
     });

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildSandbox } from '../src/index.js';
@@ -113,6 +114,40 @@ describe('a service call', () => {
       const response = await callService(app, 'email', '  ');
 
       expect(response.json()).toMatchObject({ error: { code: 'SY_ERR_IDEMPOTENCY_KEY_MISSING' } });
+    });
+  });
+
+  describe('when the Idempotency-Key header comes twice', () => {
+    it('takes the values as one key, joined with ", " as Node joins them', async () => {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = app.server.address() as { port: number };
+
+      // node:http sends an array as two header lines (fetch would join them itself).
+      const { statusCode, body } = await new Promise<{ statusCode?: number; body: string }>(
+        (resolve, reject) => {
+          const call = request(
+            {
+              host: '127.0.0.1',
+              port,
+              method: 'POST',
+              path: '/email',
+              agent: false,
+              headers: { 'content-type': 'application/json', 'idempotency-key': ['a', 'b'] },
+            },
+            (response) => {
+              let text = '';
+              response.setEncoding('utf8');
+              response.on('data', (chunk: string) => (text += chunk));
+              response.on('end', () => resolve({ statusCode: response.statusCode, body: text }));
+            },
+          );
+          call.on('error', reject);
+          call.end('{}');
+        },
+      );
+
+      expect(statusCode).toBe(201);
+      expect(JSON.parse(body)).toMatchObject({ idempotencyKey: 'a, b' });
     });
   });
 

@@ -1,13 +1,17 @@
 /**
  * The stack's configuration, read once from the environment. Variables shared
- * with the apps keep the names in DESIGN.md ("Environment"); the STACK_*
- * ones only tune the supervisor. An empty value counts as unset, as shells
- * and compose files often leave them.
+ * with the apps keep the names in DESIGN.md ("Environment") and, where an app
+ * reads them too, observability's schemas (`envFields`), so the stack never
+ * accepts a value an app would refuse; the STACK_* ones only tune the
+ * supervisor. An empty value counts as unset, as shells and compose files
+ * often leave them.
  */
 import { isAbsolute } from 'node:path';
+import { envFields, parseEnv } from '@switchyard/observability';
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
 
+// Not envFields.port: 0 ("any free port") would leave the stack unable to
+// tell the user, or its readiness probes, where a child listens.
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
 const millis = (fallback: number) =>
   z.coerce.number().int().min(0).max(3_600_000).default(fallback);
@@ -39,27 +43,19 @@ export const stackEnvSchema = z.object({
   WORKER_HEALTH_PORT_BASE: port(3100),
   /** Processes per worker app. Default 2; 1 to 32. */
   WORKER_REPLICAS: z.coerce.number().int().min(1).max(32).default(2),
-  /** Comma-separated ingest keys for the producer. Default: one generated and printed. */
-  API_KEYS: z
-    .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((key) => key.trim())
-        .filter((key) => key !== ''),
-    )
-    .pipe(
-      z
-        .array(z.string().regex(/^\S+$/, 'API keys cannot contain spaces'))
-        .min(1, 'needs at least one key'),
-    )
-    .optional(),
+  /**
+   * Comma-separated ingest keys for the producer, checked with the producer's
+   * own schema (1 to 100 keys of 16 to 256 visible characters), so a key it
+   * would refuse stops `npm start` at once instead of crash-looping the
+   * producer. Default: one generated and printed.
+   */
+  API_KEYS: envFields.API_KEYS.optional(),
   /** Dashboard login. Default `admin`. */
   DASHBOARD_USER: z.string().min(1).default('admin'),
   /** Dashboard password. Default: one generated and printed. */
   DASHBOARD_PASSWORD: z.string().min(1).optional(),
   /** Passed to every child. Default `info`. */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: envFields.LOG_LEVEL,
   /** How long children get to exit after SIGTERM before SIGKILL. Default 15000. */
   STACK_SHUTDOWN_TIMEOUT_MS: millis(15_000),
   /** How long to wait for every child's /readyz before printing the summary anyway. Default 30000. */
@@ -80,17 +76,7 @@ export const stackEnvSchema = z.object({
 
 export type StackEnv = Readonly<z.infer<typeof stackEnvSchema>>;
 
-/** Parses the stack's variables; throws ConfigError naming every bad one. */
+/** Parses the stack's variables; throws observability's ConfigError naming every bad one. */
 export function parseStackEnv(env: Readonly<Record<string, string | undefined>>): StackEnv {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const result = stackEnvSchema.safeParse(cleaned);
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => ({
-        variable: issue.path.map(String)[0] ?? '(environment)',
-        message: issue.message,
-      })),
-    );
-  }
-  return Object.freeze(result.data);
+  return parseEnv(stackEnvSchema, { ...env });
 }

@@ -1,22 +1,12 @@
 /**
  * Every way `pnpm start` can refuse to run, as a class with a stable `code`.
  * main.ts prints `message` (written for the person at the terminal: what is
- * wrong and what to do) and exits 1; tests match on `code`.
+ * wrong and what to do) and exits 1; tests match on `code`. A bad variable is
+ * observability's ConfigError (`SY_ERR_CONFIG`), shared with every app.
  */
 
 export abstract class StackError extends Error {
   abstract readonly code: string;
-}
-
-/** A variable in the environment has a bad value. */
-export class ConfigError extends StackError {
-  readonly code = 'SY_ERR_CONFIG';
-  constructor(readonly problems: readonly { variable: string; message: string }[]) {
-    super(
-      `invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
-    );
-    this.name = 'ConfigError';
-  }
 }
 
 /** An app the stack runs has no `dist/main.js`. */
@@ -67,11 +57,15 @@ export class RedisAuthRequiredError extends StackError {
   }
 }
 
-/** The redis-server the stack started exited or never answered PING. */
+/** The redis-server the stack started could not run, exited, or never answered PING. */
 export class RedisStartError extends StackError {
   readonly code = 'SY_ERR_REDIS_START_FAILED';
-  constructor(reason: string) {
-    super(`could not start redis-server: ${reason} (its output is above, tagged [redis])`);
+  /** `printedOutput`: whether the server ran long enough to print anything. Default true. */
+  constructor(reason: string, options: { printedOutput?: boolean } = {}) {
+    super(
+      `could not start redis-server: ${reason}` +
+        (options.printedOutput === false ? '' : ' (its output is above, tagged [redis])'),
+    );
     this.name = 'RedisStartError';
   }
 }

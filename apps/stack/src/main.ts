@@ -16,6 +16,7 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '@switchyard/observability';
 import { resolveCredentials } from './credentials.js';
 import { parseStackEnv } from './env.js';
 import { StackError } from './errors.js';
@@ -49,7 +50,7 @@ async function start(): Promise<void> {
     dashboardUser: env.DASHBOARD_USER,
     dashboardPassword: env.DASHBOARD_PASSWORD,
   });
-  const plan = planStack({ root, env, credentials });
+  const plan = planStack({ root, env, credentials, parentEnv: process.env });
   output = new TaggedOutput({
     names: ['stack', 'redis', ...plan.children.map((child) => child.name)],
   });
@@ -66,6 +67,7 @@ async function start(): Promise<void> {
     port: env.STACK_REDIS_PORT,
     dataDir: join(root, '.data', 'redis'),
     configFile: join(root, 'infra', 'redis', 'redis.conf'),
+    searchPath: process.env.PATH,
     output,
     stopTimeoutMs: env.STACK_SHUTDOWN_TIMEOUT_MS,
     backoff,
@@ -138,7 +140,7 @@ function onSignal(signal: NodeJS.Signals, startup: Promise<void>): void {
 }
 
 function fail(error: unknown): never {
-  if (error instanceof StackError) say(error.message, 'stderr');
+  if (error instanceof StackError || error instanceof ConfigError) say(error.message, 'stderr');
   else
     say(
       `unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,

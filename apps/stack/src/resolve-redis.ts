@@ -11,6 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { RedisAuthRequiredError, RedisServerMissingError, RedisStartError } from './errors.js';
+import { findOnPath } from './find-on-path.js';
 import { pingRedis } from './ping-redis.js';
 import type { RestartBackoffOptions } from './restart-backoff.js';
 import { formatDelay } from './restart-backoff.js';
@@ -39,8 +40,18 @@ export interface ResolveRedisOptions {
   dataDir: string;
   /** redis.conf for a started server, used when the file exists. Default none. */
   configFile?: string;
-  /** The redis-server executable. Default `redis-server`, from PATH. */
+  /**
+   * The redis-server executable: a name looked up in `searchPath`, or a path
+   * (anything with a `/`). Default `redis-server`.
+   */
   redisServerBin?: string;
+  /**
+   * Where a bare `redisServerBin` is looked for, in PATH syntax. The server is
+   * spawned by the absolute path found there, so a redis-server outside
+   * /usr/bin:/bin (Homebrew, /usr/local/bin) starts too. Default: PATH of
+   * this process.
+   */
+  searchPath?: string | undefined;
   /** Output of a started server, tagged `[redis]`, and the stack's messages about it. */
   output: TaggedOutput;
   /** How long a started server may take to answer PING, in ms. Default 10000. */
@@ -96,21 +107,26 @@ export function redisServerArgs(options: {
 async function startRedisServer(
   options: ResolveRedisOptions & { port: number },
 ): Promise<ResolvedRedis> {
-  const bin = options.redisServerBin ?? 'redis-server';
+  const bin = findOnPath(
+    options.redisServerBin ?? 'redis-server',
+    options.searchPath ?? process.env.PATH,
+  );
+  if (bin === undefined) throw new RedisServerMissingError(options.port);
   const check = spawnSync(bin, ['--version'], { stdio: 'ignore' });
   if (check.error !== undefined) {
-    if ((check.error as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new RedisServerMissingError(options.port);
     throw new RedisStartError(`${bin} --version failed: ${check.error.message}`);
   }
   mkdirSync(options.dataDir, { recursive: true });
 
   let ready = false;
   let earlyExit: string | undefined;
+  let spawnError: Error | undefined;
   const supervisor = new Supervisor({
     children: [
       {
         name: 'redis',
+        // Absolute: with this empty environment, a bare name would be looked
+        // up in /usr/bin:/bin only.
         command: bin,
         args: redisServerArgs(options),
         // redis-server needs nothing from the environment.
@@ -123,10 +139,12 @@ async function startRedisServer(
     ...(options.backoff ? { backoff: options.backoff } : {}),
     // Before the first PONG an exit is a failure to start (a taken port, a bad
     // config), reported at once; after it, a crash to restart from.
-    onExit: (_name, code, signal) => {
+    onExit: (_name, code, signal, error) => {
       if (ready) return true;
-      earlyExit =
-        code !== null ? `exited with code ${code}` : `was killed by ${signal ?? 'a signal'}`;
+      if (error !== undefined) spawnError = error;
+      else
+        earlyExit =
+          code !== null ? `exited with code ${code}` : `was killed by ${signal ?? 'a signal'}`;
       return false;
     },
   });
@@ -135,6 +153,12 @@ async function startRedisServer(
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const deadline = Date.now() + startTimeoutMs;
   for (;;) {
+    if (spawnError !== undefined) {
+      await supervisor.kill();
+      throw new RedisStartError(`could not run ${bin}: ${spawnError.message}`, {
+        printedOutput: false,
+      });
+    }
     if (earlyExit !== undefined) {
       await supervisor.kill();
       throw new RedisStartError(

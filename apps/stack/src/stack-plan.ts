@@ -47,26 +47,25 @@ export interface PlanStackOptions {
   /** Node to run the apps with. Default process.execPath. */
   execPath?: string;
   /**
-   * The supervisor's environment; only the variables in INHERITED_VARIABLES
-   * are copied from it. Default process.env.
+   * The supervisor's environment, which every child inherits (less
+   * SCOPED_VARIABLES), so that `BODY_LIMIT_BYTES=... npm start` reaches the
+   * app that reads it. Default process.env.
    */
   parentEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
- * Variables a child gets from the stack's own environment, because Node or
- * the OS needs them; everything else a child sees is set here on purpose.
+ * Variables a child gets only from the stack, and only if it uses them:
+ * secrets (a REDIS_URL may hold a password) are not handed to apps that have
+ * no use for them. Every other variable of the stack's environment passes
+ * through, and the values the stack sets for a child (ports, HOST, LOG_LEVEL,
+ * SANDBOX_URL, HEALTH_PORT, WORKER_ID, and these) override inherited ones.
  */
-export const INHERITED_VARIABLES = [
-  'PATH',
-  'HOME',
-  'TMPDIR',
-  'TZ',
-  'LANG',
-  'LC_ALL',
-  'NODE_ENV',
-  'NODE_OPTIONS',
-  'NODE_EXTRA_CA_CERTS',
+export const SCOPED_VARIABLES = [
+  'REDIS_URL',
+  'API_KEYS',
+  'DASHBOARD_USER',
+  'DASHBOARD_PASSWORD',
 ] as const;
 
 const HOST = '127.0.0.1';
@@ -96,10 +95,10 @@ export function planStack(options: PlanStackOptions): StackPlan {
   const { root, env, credentials } = options;
   const execPath = options.execPath ?? process.execPath;
   const parentEnv = options.parentEnv ?? process.env;
+  const scoped: readonly string[] = SCOPED_VARIABLES;
   const inherited: Record<string, string> = {};
-  for (const name of INHERITED_VARIABLES) {
-    const value = parentEnv[name];
-    if (value !== undefined) inherited[name] = value;
+  for (const [name, value] of Object.entries(parentEnv)) {
+    if (value !== undefined && !scoped.includes(name)) inherited[name] = value;
   }
   const common = { ...inherited, LOG_LEVEL: env.LOG_LEVEL, HOST };
   const sandboxUrl = `http://${HOST}:${env.SANDBOX_PORT}`;

@@ -7,11 +7,17 @@
  *   terminal reaches only the supervisor, which then stops children in the
  *   order it chooses (e.g. workers before the sandbox they call, Redis last).
  *   A straggler's whole group is SIGKILLed, so its own children go too.
- * - A child's environment is exactly `spec.env`: nothing leaks from the
- *   supervisor's environment by accident.
+ * - Each child's group dies with the supervisor, even when the supervisor is
+ *   SIGKILLed: a watchdog per child sends it SIGTERM, then SIGKILL after
+ *   `shutdownTimeoutMs` (see group-watchdog.ts).
+ * - A child's environment is exactly `spec.env`: whoever builds the spec
+ *   decides what it inherits (stack-plan.ts passes the stack's own along).
  * - After `stop()` or `kill()` no child is restarted.
+ * - A child that cannot be spawned at all (ENOENT, EACCES) is reported as
+ *   such, to `onExit` and in the restart message, never as a crash.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { watchGroup } from './group-watchdog.js';
 import { formatDelay, RestartBackoff, type RestartBackoffOptions } from './restart-backoff.js';
 import type { TaggedOutput } from './tagged-output.js';
 
@@ -21,7 +27,7 @@ export interface ChildSpec {
   /** Executable, e.g. process.execPath. */
   command: string;
   args: readonly string[];
-  /** The child's complete environment (nothing is inherited). */
+  /** The child's complete environment: the supervisor adds nothing to it. */
   env: Readonly<Record<string, string>>;
   /** Working directory. Default: the supervisor's. */
   cwd?: string;
@@ -48,9 +54,16 @@ export interface SupervisorOptions {
   shutdownTimeoutMs?: number;
   /**
    * Told of every exit, expected or not, before a restart is scheduled;
-   * returning false leaves that child down. Default: always restart.
+   * returning false leaves that child down. `error` is set (and code and
+   * signal are null) when the process could not be spawned at all, e.g.
+   * ENOENT for a missing executable. Default: always restart.
    */
-  onExit?: (name: string, code: number | null, signal: NodeJS.Signals | null) => boolean | void;
+  onExit?: (
+    name: string,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    error?: Error,
+  ) => boolean | void;
 }
 
 interface SupervisedChild {
@@ -186,6 +199,10 @@ export class Supervisor {
     child.process = proc;
     child.running = true;
     child.startedAt = Date.now();
+    const watchdog =
+      proc.pid === undefined
+        ? undefined
+        : watchGroup(proc.pid, { graceMs: this.shutdownTimeoutMs });
     if (proc.stdout) this.output.pipe(spec.name, proc.stdout, 'stdout');
     if (proc.stderr) this.output.pipe(spec.name, proc.stderr, 'stderr');
     const closed = new Promise<void>((resolve) => proc.once('close', () => resolve()));
@@ -201,6 +218,7 @@ export class Supervisor {
       };
       proc.once('exit', (code, signal) => {
         child.running = false;
+        watchdog?.release();
         // Let the child's last lines (often why it crashed) print before
         // the supervisor's verdict; a grandchild holding the pipes open must
         // not delay the restart, hence the bound.
@@ -222,7 +240,7 @@ export class Supervisor {
     signal: NodeJS.Signals | null,
     error: Error | undefined,
   ): void {
-    const wanted = this.onExit?.(child.spec.name, code, signal);
+    const wanted = this.onExit?.(child.spec.name, code, signal, error);
     if (this.stopping || wanted === false) return;
     const how = error
       ? `could not be started (${error.message})`

@@ -6,6 +6,10 @@ import {
   resolveCredentials,
 } from '../src/credentials.js';
 
+// Keys a producer would accept (16+ visible characters), as parseStackEnv guarantees.
+const KEY_1 = 'sy_test-key-one-0123456789';
+const KEY_2 = 'sy_test-key-two-0123456789';
+
 describe('resolveCredentials', () => {
   describe('when API_KEYS and DASHBOARD_PASSWORD are unset', () => {
     it('generates a URL-safe API key of at least 32 characters and a dashboard password', () => {
@@ -37,12 +41,12 @@ describe('resolveCredentials', () => {
   describe('when they are set', () => {
     it('passes them through untouched and generates nothing', () => {
       const credentials = resolveCredentials({
-        apiKeys: ['k1', 'k2'],
+        apiKeys: [KEY_1, KEY_2],
         dashboardUser: 'ops',
         dashboardPassword: 'pw',
       });
       expect(credentials).toMatchObject({
-        apiKeys: ['k1', 'k2'],
+        apiKeys: [KEY_1, KEY_2],
         dashboardUser: 'ops',
         dashboardPassword: 'pw',
       });
@@ -52,9 +56,9 @@ describe('resolveCredentials', () => {
 
   describe('when only one of them is set', () => {
     it('generates just the other', () => {
-      const credentials = resolveCredentials({ apiKeys: ['k1'], dashboardUser: 'admin' });
+      const credentials = resolveCredentials({ apiKeys: [KEY_1], dashboardUser: 'admin' });
       expect(credentials.generated).toEqual({ apiKeys: false, dashboardPassword: true });
-      expect(credentials.apiKeys).toEqual(['k1']);
+      expect(credentials.apiKeys).toEqual([KEY_1]);
     });
   });
 });

@@ -7,9 +7,17 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startApp, startRedis, waitFor, type AppProcess, type RedisHandle } from '@switchyard/testkit';
+import {
+  freePort,
+  startApp,
+  startRedis,
+  waitFor,
+  type AppProcess,
+  type RedisHandle,
+} from '@switchyard/testkit';
 
-const appEntry = (app: string) => fileURLToPath(new URL(`../../${app}/dist/main.js`, import.meta.url));
+const appEntry = (app: string) =>
+  fileURLToPath(new URL(`../../${app}/dist/main.js`, import.meta.url));
 
 interface LedgerCall {
   service: string;
@@ -23,11 +31,21 @@ const apiKey = randomBytes(24).toString('base64url');
 const prefix = `e2e${randomBytes(4).toString('hex')}`;
 const subscriberQueues = ['notifications', 'provisioning', 'billing'];
 
-const signup = { type: 'user.signed_up', version: 1, data: { userId: 'u_42', email: 'ada@example.com', plan: 'pro' } };
+const signup = {
+  type: 'user.signed_up',
+  version: 1,
+  data: { userId: 'u_42', email: 'ada@example.com', plan: 'pro' },
+};
 const payment = {
   type: 'payment.failed',
   version: 1,
-  data: { userId: 'u_42', invoiceId: 'in_7', amountCents: 4200, currency: 'EUR', reason: 'card_declined' },
+  data: {
+    userId: 'u_42',
+    invoiceId: 'in_7',
+    amountCents: 4200,
+    currency: 'EUR',
+    reason: 'card_declined',
+  },
 };
 
 let redis: RedisHandle;
@@ -54,7 +72,14 @@ async function queueCounts(): Promise<Record<string, Record<string, number>>> {
   for (const name of subscriberQueues) {
     const queue = new Queue(name, { connection: { url: redis.url }, prefix });
     try {
-      out[name] = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+      out[name] = await queue.getJobCounts(
+        'waiting',
+        'active',
+        'delayed',
+        'completed',
+        'failed',
+        'prioritized',
+      );
     } finally {
       await queue.close();
     }
@@ -68,19 +93,32 @@ beforeAll(async () => {
   const sandboxPort = await freePort();
   sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
   apps.push(
-    await startApp({ entry: appEntry('sandbox'), env: { SANDBOX_PORT: String(sandboxPort), LOG_LEVEL: 'warn' }, readyUrl: `${sandboxUrl}/readyz` }),
+    await startApp({
+      entry: appEntry('sandbox'),
+      env: { SANDBOX_PORT: String(sandboxPort), LOG_LEVEL: 'warn' },
+      readyUrl: `${sandboxUrl}/readyz`,
+    }),
   );
   const producerPort = await freePort();
   producerUrl = `http://127.0.0.1:${producerPort}`;
   apps.push(
-    await startApp({ entry: appEntry('producer'), env: { ...common, PRODUCER_PORT: String(producerPort), API_KEYS: apiKey }, readyUrl: `${producerUrl}/readyz` }),
+    await startApp({
+      entry: appEntry('producer'),
+      env: { ...common, PRODUCER_PORT: String(producerPort), API_KEYS: apiKey },
+      readyUrl: `${producerUrl}/readyz`,
+    }),
   );
   for (const worker of ['worker-notifications', 'worker-provisioning', 'worker-billing']) {
     const healthPort = await freePort();
     apps.push(
       await startApp({
         entry: appEntry(worker),
-        env: { ...common, SANDBOX_URL: sandboxUrl, HEALTH_PORT: String(healthPort), WORKER_ID: `${worker}-e2e` },
+        env: {
+          ...common,
+          SANDBOX_URL: sandboxUrl,
+          HEALTH_PORT: String(healthPort),
+          WORKER_ID: `${worker}-e2e`,
+        },
         readyUrl: `http://127.0.0.1:${healthPort}/readyz`,
       }),
     );
@@ -107,34 +145,65 @@ describe('an event published over HTTP', () => {
   });
 
   it('causes each subscriber side effect exactly once', async () => {
-    const calls = await waitFor(async () => {
-      const current = await ledger();
-      return current.length >= 3 ? current : undefined;
-    }, { timeoutMs: 20_000, message: 'three side effects in the sandbox ledger' });
+    const calls = await waitFor(
+      async () => {
+        const current = await ledger();
+        return current.length >= 3 ? current : undefined;
+      },
+      { timeoutMs: 20_000, message: 'three side effects in the sandbox ledger' },
+    );
     const byService = Object.fromEntries(calls.map((call) => [call.service, call]));
     expect(Object.keys(byService).sort()).toEqual(['billing-alerts', 'email', 'workspaces']);
     expect(calls).toHaveLength(3);
-    expect(byService.email).toMatchObject({ idempotencyKey: first.signup.idempotencyKey, repeats: 0 });
+    expect(byService.email).toMatchObject({
+      idempotencyKey: first.signup.idempotencyKey,
+      repeats: 0,
+    });
     expect(byService.email?.body).toMatchObject({ to: 'ada@example.com' });
-    expect(byService.workspaces).toMatchObject({ idempotencyKey: first.signup.idempotencyKey, repeats: 0 });
+    expect(byService.workspaces).toMatchObject({
+      idempotencyKey: first.signup.idempotencyKey,
+      repeats: 0,
+    });
     expect(byService.workspaces?.body).toMatchObject({ ownerId: 'u_42' });
-    expect(byService['billing-alerts']).toMatchObject({ idempotencyKey: first.payment.idempotencyKey, repeats: 0 });
-    expect(byService['billing-alerts']?.body).toMatchObject({ invoiceId: 'in_7', amountCents: 4200 });
-    await waitFor(async () => {
-      const counts = await queueCounts();
-      return subscriberQueues.every((q) => counts[q]?.completed === 1) ? counts : undefined;
-    }, { timeoutMs: 10_000, message: 'one completed job per subscriber queue' });
+    expect(byService['billing-alerts']).toMatchObject({
+      idempotencyKey: first.payment.idempotencyKey,
+      repeats: 0,
+    });
+    expect(byService['billing-alerts']?.body).toMatchObject({
+      invoiceId: 'in_7',
+      amountCents: 4200,
+    });
+    await waitFor(
+      async () => {
+        const counts = await queueCounts();
+        return subscriberQueues.every((q) => counts[q]?.completed === 1) ? counts : undefined;
+      },
+      { timeoutMs: 10_000, message: 'one completed job per subscriber queue' },
+    );
   });
 
   it('changes nothing when published again with the same idempotency key', async () => {
     const [a, b] = await Promise.all([publish(signup), publish(payment)]);
-    expect(a).toMatchObject({ status: 202, body: { status: 'duplicate', eventId: first.signup.eventId } });
-    expect(b).toMatchObject({ status: 202, body: { status: 'duplicate', eventId: first.payment.eventId } });
+    expect(a).toMatchObject({
+      status: 202,
+      body: { status: 'duplicate', eventId: first.signup.eventId },
+    });
+    expect(b).toMatchObject({
+      status: 202,
+      body: { status: 'duplicate', eventId: first.payment.eventId },
+    });
     // Jobs are enqueued before the 202 is sent, so a wrongly added duplicate
     // would already show in the counts (waiting, active or completed: 2).
     const counts = await queueCounts();
     for (const queue of subscriberQueues) {
-      expect(counts[queue]).toMatchObject({ waiting: 0, active: 0, delayed: 0, completed: 1, failed: 0, prioritized: 0 });
+      expect(counts[queue]).toMatchObject({
+        waiting: 0,
+        active: 0,
+        delayed: 0,
+        completed: 1,
+        failed: 0,
+        prioritized: 0,
+      });
     }
     const calls = await ledger();
     expect(calls).toHaveLength(3);
@@ -142,7 +211,11 @@ describe('an event published over HTTP', () => {
   });
 
   it('is refused with 409 when the same key carries a different payload', async () => {
-    const conflict = await publish({ ...signup, data: { ...signup.data, plan: 'free' }, idempotencyKey: first.signup.idempotencyKey });
+    const conflict = await publish({
+      ...signup,
+      data: { ...signup.data, plan: 'free' },
+      idempotencyKey: first.signup.idempotencyKey,
+    });
     expect(conflict.status).toBe(409);
     expect(conflict.body).toMatchObject({ error: { code: 'SY_ERR_IDEMPOTENCY_CONFLICT' } });
   });

@@ -6,12 +6,16 @@ import { parseStackEnv } from '../src/env.js';
 import { discoverWorkerApps, planStack, withRedis } from '../src/stack-plan.js';
 import { FakeRepo } from './helpers/fake-repo.js';
 
+// Keys a producer would accept (16+ visible characters), as parseStackEnv guarantees.
+const KEY_1 = 'sy_test-key-one-0123456789';
+const KEY_2 = 'sy_test-key-two-0123456789';
+
 describe('planStack', () => {
   let repo: FakeRepo;
   const credentials = resolveCredentials({
-    apiKeys: ['k1', 'k2'],
+    apiKeys: [KEY_1, KEY_2],
     dashboardUser: 'ops',
-    dashboardPassword: 'pw',
+    dashboardPassword: 'a-dashboard-password',
   });
 
   beforeEach(() => {
@@ -24,18 +28,27 @@ describe('planStack', () => {
 
   afterEach(() => repo.remove());
 
-  const plan = (vars: Record<string, string> = {}) =>
+  /** What the user's shell exported: the stack's variables and any app's. */
+  const userEnv = {
+    PATH: '/bin',
+    HOME: '/home/me',
+    BODY_LIMIT_BYTES: '4096',
+    WORKER_CONCURRENCY: '3',
+    QUEUE_PREFIX: 'mine',
+    SHUTDOWN_TIMEOUT_MS: '2500',
+    NODE_OPTIONS: '--enable-source-maps',
+  };
+
+  const plan = (
+    vars: Record<string, string> = {},
+    parentEnv: Record<string, string | undefined> = { ...userEnv, ...vars },
+  ) =>
     planStack({
       root: repo.path,
       env: parseStackEnv(vars),
       credentials,
       execPath: '/usr/bin/node',
-      parentEnv: {
-        PATH: '/bin',
-        HOME: '/home/me',
-        SECRET_TOKEN: 'leak?',
-        REDIS_URL: 'redis://elsewhere',
-      },
+      parentEnv,
     });
 
   describe('when every app is built', () => {
@@ -69,7 +82,7 @@ describe('planStack', () => {
       const { children } = plan({ LOG_LEVEL: 'debug' });
       expect(children.find((child) => child.name === 'producer')?.env).toMatchObject({
         PRODUCER_PORT: '3000',
-        API_KEYS: 'k1,k2',
+        API_KEYS: `${KEY_1},${KEY_2}`,
       });
       for (const child of children)
         expect(child.env).toMatchObject({ LOG_LEVEL: 'debug', HOST: '127.0.0.1' });
@@ -84,11 +97,78 @@ describe('planStack', () => {
       });
     });
 
-    it('copies only the allowed variables from its own environment', () => {
+    it('passes its whole environment on, so app settings such as BODY_LIMIT_BYTES reach the apps', () => {
       for (const child of plan().children) {
-        expect(child.env).toMatchObject({ PATH: '/bin', HOME: '/home/me' });
-        expect(child.env).not.toHaveProperty('SECRET_TOKEN');
-        expect(child.env).not.toHaveProperty('REDIS_URL');
+        expect(child.env).toMatchObject(userEnv);
+      }
+    });
+
+    it("overrides inherited values with the stack's own", () => {
+      const { children } = withRedisOf(
+        plan(
+          {},
+          {
+            ...userEnv,
+            HOST: '0.0.0.0',
+            PRODUCER_PORT: '9',
+            SANDBOX_PORT: '9',
+            SANDBOX_URL: 'http://elsewhere',
+            HEALTH_PORT: '9',
+            WORKER_ID: 'me',
+          },
+        ),
+        'redis://127.0.0.1:6390',
+      );
+      const producer = children.find((child) => child.name === 'producer');
+      const worker = children.find((child) => child.name === 'worker-billing-2');
+      expect(producer?.env).toMatchObject({
+        HOST: '127.0.0.1',
+        PRODUCER_PORT: '3000',
+        REDIS_URL: 'redis://127.0.0.1:6390',
+      });
+      expect(worker?.env).toMatchObject({
+        HOST: '127.0.0.1',
+        SANDBOX_URL: 'http://127.0.0.1:3002',
+        HEALTH_PORT: '3101',
+        WORKER_ID: 'worker-billing-2',
+        REDIS_URL: 'redis://127.0.0.1:6390',
+      });
+      expect(children.find((child) => child.name === 'sandbox')?.env).toMatchObject({
+        SANDBOX_PORT: '3002',
+      });
+    });
+
+    it('hands secrets only to the children that use them', () => {
+      repo.app('dashboard');
+      const { children } = withRedisOf(
+        plan(
+          {},
+          {
+            ...userEnv,
+            REDIS_URL: 'redis://:hunter2@elsewhere:6379',
+            API_KEYS: 'from-the-shell-0123456789',
+            DASHBOARD_USER: 'shell-user',
+            DASHBOARD_PASSWORD: 'shell-password',
+          },
+        ),
+        'redis://:pw@127.0.0.1:6390',
+      );
+      const envOf = (name: string) => children.find((child) => child.name === name)?.env ?? {};
+      expect(envOf('sandbox')).not.toHaveProperty('REDIS_URL');
+      expect(envOf('producer').API_KEYS).toBe(`${KEY_1},${KEY_2}`);
+      expect(envOf('dashboard')).toMatchObject({
+        DASHBOARD_USER: 'ops',
+        DASHBOARD_PASSWORD: 'a-dashboard-password',
+      });
+      for (const child of children) {
+        expect(child.env.REDIS_URL ?? 'redis://:pw@127.0.0.1:6390').toBe(
+          'redis://:pw@127.0.0.1:6390',
+        );
+        if (child.kind !== 'producer') expect(child.env).not.toHaveProperty('API_KEYS');
+        if (child.kind !== 'dashboard') {
+          expect(child.env).not.toHaveProperty('DASHBOARD_USER');
+          expect(child.env).not.toHaveProperty('DASHBOARD_PASSWORD');
+        }
       }
     });
 
@@ -123,7 +203,7 @@ describe('planStack', () => {
       ).toMatchObject({
         DASHBOARD_PORT: '4001',
         DASHBOARD_USER: 'ops',
-        DASHBOARD_PASSWORD: 'pw',
+        DASHBOARD_PASSWORD: 'a-dashboard-password',
       });
     });
   });
@@ -158,6 +238,13 @@ describe('planStack', () => {
     });
   });
 });
+
+function withRedisOf(
+  stackPlan: ReturnType<typeof planStack>,
+  redisUrl: string,
+): ReturnType<typeof planStack> {
+  return { ...stackPlan, children: withRedis(stackPlan.children, redisUrl) };
+}
 
 describe('discoverWorkerApps', () => {
   describe('when apps/ holds worker folders and others', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { catalogue, canonicalJson, deriveIdempotencyKey, payloadFingerprint } from './index.js';
+import { tenantId as tenantIdSchema } from './fields.js';
 
 const definition = catalogue['user.signed_up'][1];
 const data = { userId: 'u_1', email: 'ada@example.com', plan: 'pro' };
@@ -28,9 +29,20 @@ describe('deriveIdempotencyKey', () => {
   });
 
   it('cannot be forged by moving text between tenant and value', () => {
-    expect(derive({ tenantId: 'a', data: { ...data, userId: 'b' } })).not.toBe(
-      derive({ tenantId: 'a"', data: { ...data, userId: 'b' } }),
+    // Both splits of 'a:b:c' are valid, and joined with ':' they would be
+    // the same text; the key must still tell them apart.
+    const shifted = [
+      { tenantId: 'a:b', userId: 'c' },
+      { tenantId: 'a', userId: 'b:c' },
+    ];
+    for (const { tenantId, userId } of shifted) {
+      expect(tenantIdSchema.safeParse(tenantId).success).toBe(true);
+      expect(definition.schema.safeParse({ ...data, userId }).success).toBe(true);
+    }
+    const [left, right] = shifted.map(({ tenantId, userId }) =>
+      derive({ tenantId, data: { ...data, userId } }),
     );
+    expect(left).not.toBe(right);
   });
 });
 

@@ -21,8 +21,12 @@ export class CapturedStream extends Writable {
     return this.text.split('\n').filter((line) => line !== '');
   }
 
-  /** Resolves with the first match of `pattern` once it appears; rejects after `timeoutMs`. */
-  async waitFor(pattern: RegExp, timeoutMs = 5_000): Promise<RegExpMatchArray> {
+  /**
+   * Resolves with the first match of `pattern` once it appears; rejects after
+   * `timeoutMs` (default 10 s: generous for a loaded machine, and only spent
+   * when the test fails anyway).
+   */
+  async waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
     return waitFor(() => this.text.match(pattern), {
       timeoutMs,
       intervalMs: 10,

@@ -8,15 +8,20 @@ import { join } from 'node:path';
 import { TempDir } from './temp-dir.js';
 
 /**
- * Serves 200 on /readyz at the port its variables name, prints
+ * Serves 200 on /readyz at the port its own variable names (chosen by its
+ * folder, as each real app reads only its own: children inherit the others
+ * too), prints
  * `{"msg":"listening","pid":..,"env":{..}}` once up, and on SIGTERM prints
  * `{"msg":"draining"}` and exits 0 after DRAIN_MS (a constant baked in).
  */
 export function fakeApp(options: { drainMs?: number; ignoreSigterm?: boolean } = {}): string {
   return `
 import { createServer } from 'node:http';
+import { basename } from 'node:path';
 const env = process.env;
-const port = Number(env.HEALTH_PORT ?? env.PRODUCER_PORT ?? env.DASHBOARD_PORT ?? env.SANDBOX_PORT);
+const app = basename(process.cwd());
+const variable = { sandbox: 'SANDBOX_PORT', producer: 'PRODUCER_PORT', dashboard: 'DASHBOARD_PORT' }[app] ?? 'HEALTH_PORT';
+const port = Number(env[variable]);
 const server = createServer((req, res) => { res.writeHead(req.url === '/readyz' ? 200 : 404); res.end(); });
 server.listen(port, env.HOST, () => console.log(JSON.stringify({ msg: 'listening', pid: process.pid, env })));
 process.on('SIGTERM', () => {

@@ -1,6 +1,8 @@
 /**
  * Runs the stack's main.ts as its own process, as `npm start` does (through
- * tsx, so the test exercises the source, not a possibly stale dist/).
+ * tsx, so the test exercises the source, not a possibly stale dist/; and with
+ * the `@switchyard/source` condition, so workspace packages such as
+ * observability come from their source too).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,11 +21,15 @@ export class StackRun {
   readonly exited: Promise<number | null>;
 
   constructor(env: Record<string, string>) {
-    this.process = spawn(process.execPath, ['--import', 'tsx', MAIN], {
-      cwd: APP_DIR,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.process = spawn(
+      process.execPath,
+      ['--conditions=@switchyard/source', '--import', 'tsx', MAIN],
+      {
+        cwd: APP_DIR,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.process.stdout?.pipe(this.stdout);
     this.process.stderr?.pipe(this.stderr);
     this.exited = once(this.process, 'close').then(() => this.process.exitCode);
