@@ -3,6 +3,11 @@
  * payment, raised through the sandbox's `POST /billing-alerts`. The event's
  * idempotency key goes with the call, so a redelivered event raises one
  * alert, not two.
+ *
+ * The call runs inside `ctx.once('raise-billing-alert')`: a job delivered twice (its
+ * worker killed after the call, before the ack) finds the effect done and
+ * does not call again. The Idempotency-Key covers the window ctx.once leaves
+ * (killed after the call, before its done marker was written).
  */
 import {
   defineHandler,
@@ -18,10 +23,12 @@ export function billingAlertHandler(sandbox: HttpClient) {
     event: 'payment.failed',
     handle: async (event, ctx) => {
       const { userId, invoiceId, amountCents, currency, reason } = event.data;
-      await sandbox.post(
-        '/billing-alerts',
-        { userId, invoiceId, amountCents, currency, reason },
-        { idempotencyKey: ctx.idempotencyKey, signal: ctx.signal },
+      await ctx.once('raise-billing-alert', () =>
+        sandbox.post(
+          '/billing-alerts',
+          { userId, invoiceId, amountCents, currency, reason },
+          { idempotencyKey: ctx.idempotencyKey, signal: ctx.signal },
+        ),
       );
     },
   });

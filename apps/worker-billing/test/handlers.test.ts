@@ -100,6 +100,8 @@ function contextFor(event: Envelope): HandlerContext {
     eventId: event.id,
     subscriber: 'billing',
     workerId: 'worker-billing-test',
+    // Pass-through: these tests exercise the downstream call; ctx.once is the runtime's, tested there.
+    once: (_name, fn) => fn(),
   };
 }
 

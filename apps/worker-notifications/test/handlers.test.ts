@@ -105,6 +105,8 @@ function contextFor(event: Envelope): HandlerContext {
     eventId: event.id,
     subscriber: 'notifications',
     workerId: 'worker-notifications-test',
+    // Pass-through: these tests exercise the downstream call; ctx.once is the runtime's, tested there.
+    once: (_name, fn) => fn(),
   };
 }
 

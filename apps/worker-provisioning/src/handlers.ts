@@ -3,6 +3,11 @@
  * created through the sandbox's `POST /workspaces` on the user's plan. The
  * event's idempotency key goes with the call, so a redelivered event creates
  * one workspace, not two.
+ *
+ * The call runs inside `ctx.once('create-default-workspace')`: a job delivered twice (its
+ * worker killed after the call, before the ack) finds the effect done and
+ * does not call again. The Idempotency-Key covers the window ctx.once leaves
+ * (killed after the call, before its done marker was written).
  */
 import {
   defineHandler,
@@ -17,10 +22,12 @@ export function defaultWorkspaceHandler(sandbox: HttpClient) {
     subscriber: 'provisioning',
     event: 'user.signed_up',
     handle: async (event, ctx) => {
-      await sandbox.post(
-        '/workspaces',
-        { ownerId: event.data.userId, name: 'Default workspace', plan: event.data.plan },
-        { idempotencyKey: ctx.idempotencyKey, signal: ctx.signal },
+      await ctx.once('create-default-workspace', () =>
+        sandbox.post(
+          '/workspaces',
+          { ownerId: event.data.userId, name: 'Default workspace', plan: event.data.plan },
+          { idempotencyKey: ctx.idempotencyKey, signal: ctx.signal },
+        ),
       );
     },
   });

@@ -88,6 +88,8 @@ function contextFor(event: Envelope): HandlerContext {
     eventId: event.id,
     subscriber: 'provisioning',
     workerId: 'worker-provisioning-test',
+    // Pass-through: these tests exercise the downstream call; ctx.once is the runtime's, tested there.
+    once: (_name, fn) => fn(),
   };
 }
 

@@ -8,7 +8,7 @@ import type { SubscriberName } from '@switchyard/events';
 import { startHealthServer, type HealthServer, type Logger } from '@switchyard/observability';
 import { createWorker, type SubscriberWorker } from './create-worker.js';
 import type { Handler } from './define-handler.js';
-import { WorkerConfigError } from './errors.js';
+import { WorkerClosingError, WorkerConfigError } from './errors.js';
 import { createHttpClient, type HttpClient } from './http-client.js';
 import type { WorkerEnv } from './worker-env.js';
 import type { MetricsRegistry } from './worker-metrics.js';
@@ -35,7 +35,11 @@ export interface CreateWorkerAppOptions {
 }
 
 export interface WorkerApp {
-  /** Starts the health server, then the worker; resolves once the worker is connected. */
+  /**
+   * Starts the health server, then the worker; resolves once the worker is
+   * connected. A stop() meanwhile tears down what was built, and start()
+   * rejects with WorkerClosingError.
+   */
   start(): Promise<void>;
   /**
    * Flips readiness off, closes the worker (in-flight jobs get up to
@@ -69,6 +73,10 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
     logger,
     registry: options.registry,
     concurrency: env.WORKER_CONCURRENCY,
+    allowEvictionPolicy: env.ALLOW_EVICTION_POLICY,
+    lockDurationMs: env.LOCK_DURATION_MS,
+    stalledIntervalMs: env.STALLED_INTERVAL_MS,
+    maxStalledCount: env.MAX_STALLED_COUNT,
   });
   let health: HealthServer | undefined;
   let stopping: Promise<void> | undefined;
@@ -82,14 +90,23 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
     },
 
     async start() {
-      health = await startHealthServer({
+      if (stopping) throw new WorkerClosingError('worker app stopped before start');
+      const server = await startHealthServer({
         host: env.HOST,
         port: env.HEALTH_PORT,
         registry: options.registry,
         isReady,
         logger,
       });
-      logger.info({ healthUrl: health.url }, 'health server listening');
+      // stop() may have run while the server started, before it existed:
+      // this server is ours to close.
+      if (stopping) {
+        await server.close();
+        throw new WorkerClosingError('worker app stopped during start');
+      }
+      health = server;
+      logger.info({ healthUrl: server.url }, 'health server listening');
+      // A stop() during worker.start() closes the worker; start() then rejects.
       await worker.start();
     },
 

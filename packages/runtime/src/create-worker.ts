@@ -1,26 +1,38 @@
 /**
  * One subscriber's worker: a BullMQ Worker on the subscriber's queue that
  * re-validates each job's envelope and dispatches it to the handler of its
- * event type.
+ * event type, under that handler's policy.
  *
- * Job contract (set by the producer/client): queue `queueNameOf(subscriber)`
- * under `prefix`, job name = event type, jobId = event id, job.data = the
- * envelope, attempts and backoff in the job's options.
+ * Job contract (set by the producer/client, `deliveryJobOptions`): queue
+ * `queueNameOf(subscriber)` under `prefix`, job name = event type, jobId =
+ * event id (a replay: `<eventId>-r<n>`), job.data = the envelope, attempts =
+ * maxHandlerAttempts (a ceiling) and backoff type `switchyard`, which this
+ * worker implements (`settings.backoffStrategy`).
  *
  * Guarantees:
- * - A job whose data is not a valid envelope, whose type or version is not in
- *   the catalogue, or whose type has no handler here fails at once with
- *   BullMQ's UnrecoverableError: no attempt is retried, no handler runs.
- * - A handler's permanent error (isPermanentFailure) fails the job at once;
- *   any other error fails the attempt, and BullMQ retries while attempts
- *   remain.
+ * - The runtime owns the attempt limit: min(job.opts.attempts ?? 1,
+ *   handler.attempts). A job that fails for good (permanent error, invalid
+ *   envelope, unknown type, no handler, last attempt, retry budget spent)
+ *   gets its dead-letter record first and is then failed with BullMQ's
+ *   UnrecoverableError (see dead-letter-queue.ts for the kill windows).
+ * - A transient failure is retried after backoffDelay(handler.backoff, n).
+ * - A rate-limited failure rate-limits the whole queue (`queue.rateLimit`)
+ *   and hands the job back without counting an attempt.
+ * - An attempt lasts at most `timeoutMs`: ctx.signal aborts, and the worker
+ *   stops waiting for the handler (it keeps no slot), failing the attempt
+ *   with a TimeoutError.
+ * - close(): no new jobs; in-flight jobs get the deadline, then are aborted
+ *   and handed back (moveToWait + WaitingError) without counting an attempt.
  * - Every step logs one line inside withCorrelation, and every finished
  *   attempt is counted in `sy_jobs_total`.
  */
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   EventError,
+  UnknownEventTypeError,
+  UnknownEventVersionError,
+  backoffStrategyName,
   parseEnvelope,
   queueNameOf,
   subscribers,
@@ -29,15 +41,24 @@ import {
   type SubscriberName,
 } from '@switchyard/events';
 import { withCorrelation, type CorrelationFields, type Logger } from '@switchyard/observability';
+import { attemptErrorOf, createAttemptErrorLog } from './attempt-error-log.js';
+import { backoffDelay, defaultBackoff } from './backoff.js';
 import { createConcurrencyLimit, type ConcurrencyLimit } from './concurrency-limit.js';
+import { openDeadLetterQueue, type DeadLetterQueue } from './dead-letter-queue.js';
+import { createDeadLetterRecord, type DeadLetterReason } from './dead-letter-record.js';
 import type { Handler, HandlerContext } from './define-handler.js';
+import { createEffectStore, defaultEffectTtlMs, type EffectStore } from './effect-once.js';
 import {
+  AlreadyDeadLetteredError,
   NoHandlerError,
+  TimeoutError,
+  TransientError,
   WorkerClosingError,
   WorkerConfigError,
+  classifyFailure,
   errorCode,
-  isPermanentFailure,
 } from './errors.js';
+import { checkEvictionPolicy } from './eviction-policy.js';
 import { createWorkerMetrics, type MetricsRegistry } from './worker-metrics.js';
 
 export interface CreateWorkerOptions {
@@ -52,7 +73,7 @@ export interface CreateWorkerOptions {
   connection: string | RedisOptions | Redis;
   /** BullMQ key prefix; must match the producer's. Default: 'sy'. */
   prefix?: string;
-  /** Names this process on jobs it processes (BullMQ `processedBy`) and in logs. */
+  /** Names this process on jobs it processes (BullMQ `processedBy`), in logs and DLQ records. */
   workerId: string;
   /** Parent logger; pass one from createLogger so lines carry the correlation fields. */
   logger: Logger;
@@ -66,33 +87,58 @@ export interface CreateWorkerOptions {
   concurrency?: number;
   /** Monotonic clock in ms, to time handlers. Default: `performance.now`. */
   clock?: () => number;
+  /** Wall clock in epoch ms, for the retry budget and records. Default: `Date.now`. */
+  now?: () => number;
+  /** Source of backoff jitter in [0, 1). Default: `Math.random`. */
+  random?: () => number;
+  /**
+   * Start even when Redis's maxmemory-policy is not `noeviction` (keys,
+   * hence jobs, may be evicted). Default: false (start() refuses).
+   */
+  allowEvictionPolicy?: boolean;
+  /**
+   * BullMQ lockDuration: a job whose worker stops renewing its lock for this
+   * long is considered stalled. Also the lease of ctx.once. Default: 30000.
+   */
+  lockDurationMs?: number;
+  /** BullMQ stalledInterval: how often stalled jobs are looked for. Default: 30000. */
+  stalledIntervalMs?: number;
+  /**
+   * BullMQ maxStalledCount: redeliveries after stalls before BullMQ fails the
+   * job itself (without a DLQ record). Default: 1.
+   */
+  maxStalledCount?: number;
+  /** How long ctx.once keeps a done marker. Default: 7 days. */
+  effectTtlMs?: number;
 }
 
 export interface SubscriberWorker {
-  /** Connects and starts taking jobs; resolves once the worker's Redis connections are ready. */
+  /**
+   * Checks Redis's eviction policy, pauses the DLQ, connects and starts
+   * taking jobs; resolves once the worker's Redis connections are ready.
+   * A close() during start() makes it tear down what it built and reject
+   * with WorkerClosingError.
+   */
   start(): Promise<void>;
   /**
    * Stops taking jobs and waits up to `deadlineMs` for in-flight handlers.
-   * Past the deadline it aborts their ctx.signal and gives them
-   * `abortGraceMs` (1 s) to unwind; an aborted handler's attempt fails like
-   * any other and is retried. Handlers still running after that are left
-   * behind: the connections are dropped, and BullMQ's stalled check
-   * redelivers their jobs once the locks expire. Idempotent; resolves, never
-   * rejects.
+   * Past the deadline it aborts their ctx.signal and hands their jobs back
+   * to the queue without counting an attempt; handlers that ignore the
+   * signal are not waited for. If BullMQ still has not closed after
+   * `abortGraceMs` (1 s), the connections are dropped. Idempotent;
+   * resolves, never rejects.
    */
   close(deadlineMs: number): Promise<void>;
   /** True while started, not closing, and its Redis connection is ready. */
   isReady(): boolean;
 }
 
-/**
- * Completed jobs kept for inspection (seconds / count). Failed jobs are kept:
- * they are the only record of a failure until the dead-letter queue exists.
- */
-const keepCompleted = { age: 24 * 3600, count: 10_000 };
-
-/** How long close() waits for aborted handlers to unwind before it drops the connections. */
+/** How long close() waits for aborted jobs to be handed back before it drops the connections. */
 const abortGraceMs = 1_000;
+/** How long an aborted handler may take to unwind before the worker stops waiting for it. */
+const abortUnwindMs = 500;
+/** How long a QUIT may take before the connection is dropped. */
+const quitTimeoutMs = 1_000;
 
 export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
   const subscriber = checkHandlers(options.handlers);
@@ -110,121 +156,309 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     if (handler.concurrency < concurrency)
       limits.set(handler.event, createConcurrencyLimit(handler.concurrency));
   }
+  const prefix = options.prefix ?? 'sy';
   const clock = options.clock ?? (() => performance.now());
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const lockDurationMs = options.lockDurationMs ?? 30_000;
   const logger = options.logger.child({ workerId: options.workerId });
   const metrics = createWorkerMetrics(options.registry);
-  const shutdown = new AbortController();
+  /** The abort controller of every job in flight; close() aborts them past its deadline. */
+  const inFlight = new Set<AbortController>();
+  /** The delay the processor chose for a retry, read back by the backoff strategy. */
+  const retryDelays = new WeakMap<object, number>();
+  const largestRetryBudget = Math.max(...options.handlers.map((h) => h.retryBudgetMs));
 
   let connection: Redis | undefined;
   let ownsConnection = false;
   let worker: Worker | undefined;
+  let queue: Queue | undefined;
+  let deadLetters: DeadLetterQueue | undefined;
+  let effects: EffectStore | undefined;
+  let attemptErrors: ReturnType<typeof createAttemptErrorLog> | undefined;
   let running: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
-  const processJob = async (job: Job, _token?: string, jobSignal?: AbortSignal): Promise<void> => {
+  /** The `switchyard` backoff: the delay chosen when the attempt failed, else computed afresh. */
+  const backoffStrategy = (attemptsMade: number, _type?: string, error?: Error, job?: Job) => {
+    const chosen = error ? retryDelays.get(error) : undefined;
+    if (chosen !== undefined) return chosen;
+    const handler = job ? handlers.get(job.name) : undefined;
+    return backoffDelay(handler?.backoff ?? defaultBackoff, attemptsMade, random);
+  };
+
+  const deadLetter = async (
+    job: Job,
+    reason: DeadLetterReason,
+    error: unknown,
+    attempt: number,
+  ): Promise<UnrecoverableError> => {
+    const failedAt = new Date(now());
+    const jobId = job.id ?? '';
+    const earlier = await attemptErrors!.read(jobId);
+    const record = createDeadLetterRecord({
+      subscriber,
+      queue: queueNameOf(subscriber),
+      jobId,
+      jobName: job.name,
+      event: job.data as unknown,
+      reason,
+      errors: [
+        ...earlier.filter((e) => e.attempt < attempt),
+        attemptErrorOf(error, attempt, failedAt),
+      ],
+      attempts: attempt,
+      enqueuedAt: job.timestamp,
+      failedAt,
+      workerId: options.workerId,
+    });
+    await deadLetters!.write(record);
+    await attemptErrors!.clear(jobId);
+    metrics.countDeadLetter(subscriber, reason);
+    logger.error(
+      { reason, code: errorCode(error), attempts: attempt, dlqJobId: jobId },
+      'job dead-lettered',
+    );
+    return unrecoverable(error);
+  };
+
+  const processJob = async (job: Job, token?: string, jobSignal?: AbortSignal): Promise<void> => {
     const attempt = job.attemptsMade + 1;
     await withCorrelation(correlationOf(job, subscriber, attempt), async () => {
       logger.info({ jobId: job.id, jobName: job.name }, 'job received');
-      const envelope = parseOrReject(job);
-      const handler = handlers.get(envelope.type);
-      if (!handler) {
-        throw reject(
-          new NoHandlerError(`subscriber "${subscriber}" has no handler for "${envelope.type}"`),
+      // A redelivery may follow a worker killed between the DLQ write and the fail.
+      const redelivered = job.attemptsStarted > job.attemptsMade + 1 || job.stalledCounter > 0;
+      if (redelivered && job.id !== undefined && (await deadLetters!.has(job.id))) {
+        logger.warn({ jobId: job.id }, 'redelivered job is already dead-lettered; failing it');
+        throw unrecoverable(
+          new AlreadyDeadLetteredError(`job ${job.id} already has a dead-letter record`),
         );
       }
+
+      let envelope: Envelope;
+      try {
+        envelope = parseEnvelope(job.data);
+      } catch (error) {
+        if (!(error instanceof EventError)) throw error;
+        const unknown =
+          error instanceof UnknownEventTypeError || error instanceof UnknownEventVersionError;
+        reject(error);
+        throw await deadLetter(job, unknown ? 'unknown_event' : 'schema_invalid', error, attempt);
+      }
+      const handler = handlers.get(envelope.type);
+      if (!handler) {
+        const error = new NoHandlerError(
+          `subscriber "${subscriber}" has no handler for "${envelope.type}"`,
+        );
+        reject(error);
+        throw await deadLetter(job, 'no_handler', error, attempt);
+      }
+
+      // Per-job controller: aborted by the timeout, by close() or by BullMQ's
+      // job signal, and forgotten when the job settles, so no process-lived
+      // signal accumulates listeners.
+      const control = new AbortController();
+      inFlight.add(control);
+      const onJobAbort = () => control.abort(jobSignal?.reason);
+      jobSignal?.addEventListener('abort', onJobAbort, { once: true });
       const ctx: HandlerContext = {
         logger,
-        signal: jobSignal ? AbortSignal.any([shutdown.signal, jobSignal]) : shutdown.signal,
+        signal: control.signal,
         idempotencyKey: envelope.idempotencyKey,
         attempt,
         eventId: envelope.id,
         subscriber,
         workerId: options.workerId,
+        once: (name, fn) =>
+          effects!.once({ subscriber, eventId: envelope.id, signal: control.signal }, name, fn),
       };
-      const run = () => dispatch(handler, envelope, ctx);
+      let durationMs = 0;
+      const run = async () => {
+        control.signal.throwIfAborted();
+        const started = clock();
+        const timer = setTimeout(
+          () =>
+            control.abort(
+              new TimeoutError(`handler did not finish within ${handler.timeoutMs} ms`),
+            ),
+          handler.timeoutMs,
+        );
+        try {
+          await raceAbort(dispatch(handler, envelope, ctx), control.signal, logger);
+        } finally {
+          clearTimeout(timer);
+          durationMs = clock() - started;
+          metrics.observeHandlerDuration(subscriber, durationMs / 1000);
+        }
+      };
       const limit = limits.get(handler.event);
-      const started = clock();
       try {
         await (limit ? limit.run(run) : run());
-      } catch (error) {
-        metrics.observeHandlerDuration(subscriber, (clock() - started) / 1000);
-        const permanent = isPermanentFailure(error);
-        const attempts = job.opts.attempts ?? 1;
-        const willRetry = !permanent && attempt < attempts;
-        metrics.countJob(subscriber, permanent ? 'unrecoverable' : 'failed');
-        logger[willRetry ? 'warn' : 'error'](
-          { err: error, reason: errorCode(error), permanent, willRetry, attempts },
-          'job failed',
-        );
-        if (permanent && !(error instanceof UnrecoverableError)) throw unrecoverable(error);
-        throw error;
+      } catch (caught) {
+        throw await onFailure(job, token, handler, attempt, caught, control.signal);
+      } finally {
+        inFlight.delete(control);
+        jobSignal?.removeEventListener('abort', onJobAbort);
       }
-      const durationMs = clock() - started;
-      metrics.observeHandlerDuration(subscriber, durationMs / 1000);
+      if (job.attemptsMade > 0 && job.id !== undefined) await attemptErrors!.clear(job.id);
       metrics.countJob(subscriber, 'succeeded');
       logger.info({ durationMs: Math.round(durationMs) }, 'job succeeded');
     });
   };
 
-  /** Logs, counts and returns the UnrecoverableError that ends a job the handler must not see. */
-  const reject = (error: Error): UnrecoverableError => {
-    const code = errorCode(error);
+  /** Decides what a failed attempt becomes; returns the error for BullMQ. */
+  const onFailure = async (
+    job: Job,
+    token: string | undefined,
+    handler: Handler,
+    attempt: number,
+    caught: unknown,
+    signal: AbortSignal,
+  ): Promise<unknown> => {
+    if (signal.aborted && signal.reason instanceof WorkerClosingError) {
+      // Shutdown: hand the job back; BullMQ's WaitingError moves nothing and counts nothing.
+      metrics.countJob(subscriber, 'handed_back');
+      if (token !== undefined) {
+        try {
+          await job.moveToWait(token);
+          logger.warn('job handed back to the queue by shutdown');
+        } catch (error) {
+          logger.error(
+            { err: error },
+            'handing the job back failed; it will stall and be redelivered',
+          );
+        }
+      }
+      return new WaitingError();
+    }
+    const error = caught instanceof Error ? caught : new TransientError(String(caught));
+    const failure = classifyFailure(error, handler.isPermanent);
+    const elapsedMs = now() - job.timestamp;
+    if (failure.kind === 'rate_limited') {
+      const waitMs = Math.max(1, failure.retryAfterMs ?? handler.backoff.baseMs);
+      if (elapsedMs + waitMs > handler.retryBudgetMs) {
+        return deadLetter(job, 'retry_budget_exhausted', error, attempt);
+      }
+      metrics.countJob(subscriber, 'rate_limited');
+      logger.warn({ err: error, waitMs }, 'rate limited; the queue waits');
+      await queue!.rateLimit(waitMs);
+      return Worker.RateLimitError();
+    }
+    if (failure.kind === 'permanent') {
+      metrics.countJob(subscriber, 'unrecoverable');
+      logger.error({ err: error, reason: errorCode(error), permanent: true }, 'job failed');
+      return deadLetter(job, 'permanent', error, attempt);
+    }
+    metrics.countJob(subscriber, 'failed');
+    const attempts = Math.min(job.opts.attempts ?? 1, handler.attempts);
+    const delayMs = backoffDelay(handler.backoff, attempt, random);
+    const willRetry = attempt < attempts && elapsedMs + delayMs <= handler.retryBudgetMs;
+    logger[willRetry ? 'warn' : 'error'](
+      {
+        err: error,
+        reason: errorCode(error),
+        willRetry,
+        attempts,
+        ...(willRetry ? { delayMs } : {}),
+      },
+      'job failed',
+    );
+    if (!willRetry) {
+      return deadLetter(
+        job,
+        attempt >= attempts ? 'attempts_exhausted' : 'retry_budget_exhausted',
+        error,
+        attempt,
+      );
+    }
+    await attemptErrors!.append(job.id ?? '', attemptErrorOf(error, attempt, new Date(now())));
+    retryDelays.set(error, delayMs);
+    return error;
+  };
+
+  /** Logs and counts a job the handler must not see. */
+  const reject = (error: Error): void => {
     const details = error instanceof EventError ? error.details : undefined;
     metrics.countJob(subscriber, 'invalid');
-    logger.error({ reason: code, details, message: error.message }, 'job rejected');
-    return unrecoverable(error);
+    logger.error({ reason: errorCode(error), details, message: error.message }, 'job rejected');
   };
 
-  const parseOrReject = (job: Job): Envelope => {
-    try {
-      return parseEnvelope(job.data);
-    } catch (error) {
-      if (error instanceof EventError) throw reject(error);
-      throw error;
-    }
-  };
-
-  /** Closes the connection if the worker opened it; `force` drops it without waiting for replies. */
+  /** Closes the connection if the worker opened it: QUIT, or drop it when QUIT does not answer. */
   const closeConnection = async (force = false): Promise<void> => {
     if (!connection || !ownsConnection) return;
-    if (force) {
+    if (force || connection.status === 'end') {
       connection.disconnect();
       return;
     }
-    try {
-      await connection.quit();
-    } catch {
-      // Already closed or unreachable: drop it without waiting.
-      connection.disconnect();
-    }
+    const quit = connection.quit().then(
+      () => true,
+      () => false,
+    );
+    if (!(await settlesWithin(quit, quitTimeoutMs)) || !(await quit)) connection.disconnect();
+  };
+
+  /** Throws WorkerClosingError when close() was called while start() awaited. */
+  const checkNotClosing = () => {
+    if (closing) throw new WorkerClosingError('worker closed during start');
   };
 
   return {
     async start() {
-      if (worker) throw new WorkerConfigError('start() was already called');
+      if (connection) throw new WorkerConfigError('start() was already called');
+      checkNotClosing();
       ({ connection, ownsConnection } = openConnection(options.connection));
+      const redis = connection;
       let outage = false;
-      connection.on('error', (error: Error) => {
+      redis.on('error', (error: Error) => {
         // One line per outage, not one per reconnect attempt.
         if (outage) return;
         outage = true;
         logger.warn({ err: error }, 'redis connection error; reconnecting');
       });
-      connection.on('ready', () => {
+      redis.on('ready', () => {
         if (outage) logger.info('redis connection ready again');
         outage = false;
       });
+      const policy = await checkEvictionPolicy(redis, options.allowEvictionPolicy ?? false);
+      if (policy !== undefined && policy !== 'noeviction') {
+        logger.warn({ maxmemoryPolicy: policy }, 'starting on an evicting Redis (overridden)');
+      }
+      checkNotClosing();
+      attemptErrors = createAttemptErrorLog({
+        redis,
+        prefix,
+        subscriber,
+        ttlMs: largestRetryBudget + 86_400_000,
+      });
+      effects = createEffectStore({
+        redis,
+        prefix,
+        ttlMs: options.effectTtlMs ?? defaultEffectTtlMs,
+        leaseMs: lockDurationMs,
+      });
+      deadLetters = openDeadLetterQueue({ redis, prefix, subscriber });
+      queue = new Queue(queueNameOf(subscriber), { connection: redis, prefix });
+      await deadLetters.ensurePaused();
+      checkNotClosing();
       const unhandled = subscribers[subscriber].events.filter((type) => !handlers.has(type));
       if (unhandled.length > 0) {
-        logger.warn({ unhandled }, 'routed event types without a handler will be rejected');
+        logger.warn({ unhandled }, 'routed event types without a handler will be dead-lettered');
       }
       worker = new Worker(queueNameOf(subscriber), processJob, {
-        connection,
-        prefix: options.prefix ?? 'sy',
+        connection: redis,
+        prefix,
         concurrency,
         name: options.workerId,
         autorun: false,
-        removeOnComplete: keepCompleted,
+        lockDuration: lockDurationMs,
+        stalledInterval: options.stalledIntervalMs ?? 30_000,
+        maxStalledCount: options.maxStalledCount ?? 1,
+        settings: {
+          backoffStrategy: (attemptsMade, type, error, job) =>
+            type === backoffStrategyName
+              ? backoffStrategy(attemptsMade, type, error, job as Job | undefined)
+              : -1,
+        },
       });
       worker.on('error', (error) => {
         logger.error({ err: error }, 'worker error');
@@ -233,50 +467,59 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
         logger.error({ err: error }, 'worker stopped with an error');
       });
       await worker.waitUntilReady();
-      logger.info(
-        { queue: queueNameOf(subscriber), concurrency, prefix: options.prefix ?? 'sy' },
-        'worker started',
-      );
+      // close() may have run meanwhile; it closes `worker`, so only report.
+      checkNotClosing();
+      logger.info({ queue: queueNameOf(subscriber), concurrency, prefix }, 'worker started');
     },
 
     close(deadlineMs) {
       closing ??= (async () => {
-        if (!worker) {
-          await closeConnection();
-          return;
-        }
+        let forced = false;
         const current = worker;
-        logger.info({ deadlineMs }, 'worker closing');
-        const graceful = current.close().then(
-          () => true,
+        if (current) {
+          logger.info({ deadlineMs }, 'worker closing');
+          const graceful = current.close().then(
+            () => true,
+            (error: unknown) => {
+              logger.error({ err: error }, 'worker close failed');
+              return true;
+            },
+          );
+          let closed = await settlesWithin(graceful, deadlineMs);
+          if (!closed) {
+            logger.warn(
+              { deadlineMs, inFlight: inFlight.size },
+              'in-flight jobs outlived the close deadline; aborting and handing them back',
+            );
+            const reason = new WorkerClosingError(
+              `worker closing: ${deadlineMs} ms deadline passed`,
+            );
+            for (const control of inFlight) control.abort(reason);
+            closed = await settlesWithin(graceful, abortGraceMs);
+          }
+          if (closed) {
+            await running;
+          } else {
+            // BullMQ is still waiting on Redis (an outage): drop the connections.
+            forced = true;
+            logger.error({ abortGraceMs }, 'worker did not close after the abort; force-closing');
+            await current
+              .getBackend()
+              .disconnectBlocking(false)
+              .catch((error: unknown) => {
+                logger.warn({ err: error }, 'blocking connection disconnect failed');
+              });
+          }
+        }
+        // The queues share `connection`; closing them releases no socket, only their state.
+        const queues = Promise.all([queue?.close(), deadLetters?.close()]).catch(
           (error: unknown) => {
-            logger.error({ err: error }, 'worker close failed');
-            return true;
+            logger.warn({ err: error }, 'closing queues failed');
           },
         );
-        let closed = await settlesWithin(graceful, deadlineMs);
-        if (!closed) {
-          logger.warn({ deadlineMs }, 'in-flight jobs outlived the close deadline; aborting them');
-          shutdown.abort(
-            new WorkerClosingError(`worker closing: ${deadlineMs} ms deadline passed`),
-          );
-          closed = await settlesWithin(graceful, abortGraceMs);
-        }
-        if (closed) {
-          await running;
-        } else {
-          // Handlers that ignore ctx.signal: drop the connections and stop
-          // waiting for them. BullMQ's own close finishes whenever they do.
-          logger.error({ abortGraceMs }, 'handlers ignored the abort; force-closing');
-          await current
-            .getBackend()
-            .disconnectBlocking(false)
-            .catch((error: unknown) => {
-              logger.warn({ err: error }, 'blocking connection disconnect failed');
-            });
-        }
-        await closeConnection(!closed);
-        logger.info({ forced: !closed }, 'worker closed');
+        await settlesWithin(queues, quitTimeoutMs);
+        await closeConnection(forced);
+        if (current) logger.info({ forced }, 'worker closed');
       })();
       return closing;
     },
@@ -357,6 +600,7 @@ function correlationOf(job: Job, subscriber: SubscriberName, attempt: number): C
 
 /** An UnrecoverableError that keeps the original's code in its message and its stack for the job record. */
 function unrecoverable(error: unknown): UnrecoverableError {
+  if (error instanceof UnrecoverableError) return error;
   const wrapped = new UnrecoverableError(
     error instanceof Error ? `${errorCode(error)}: ${error.message}` : String(error),
   );
@@ -371,6 +615,47 @@ function dispatch(handler: Handler, envelope: Envelope, ctx: HandlerContext): Pr
     envelope,
     ctx,
   );
+}
+
+/**
+ * Settles with `work`; when the signal aborts first, gives `work`
+ * `abortUnwindMs` to unwind (a cooperative handler releases its effect lease
+ * and sockets while the connection is still open), then rejects with the
+ * signal's reason either way. A handler that ignores the signal thus holds
+ * its slot at most `abortUnwindMs` past the abort. An abandoned `work` still
+ * gets a handler, so its late rejection is logged instead of floating.
+ */
+async function raceAbort(work: Promise<void>, signal: AbortSignal, logger: Logger): Promise<void> {
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<'aborted'>((resolve) => {
+    onAbort = () => resolve('aborted');
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  const outcome = work.then(
+    () => ({ ok: true as const }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  try {
+    const first = await Promise.race([outcome, aborted]);
+    if (first !== 'aborted') {
+      if (first.ok) return;
+      throw first.error;
+    }
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+  if (!(await settlesWithin(outcome, abortUnwindMs))) {
+    void outcome.then((result) =>
+      result.ok
+        ? logger.warn('abandoned handler finished after its attempt was aborted')
+        : logger.warn(
+            { err: result.error },
+            'abandoned handler failed after its attempt was aborted',
+          ),
+    );
+  }
+  throw signal.reason;
 }
 
 /** Whether `promise` settled within `ms`; the timer is cleared either way. */

@@ -1,6 +1,16 @@
 /**
- * Errors the runtime raises. Each has a stable `code`; the worker derives its
- * retry decision from the class (`isPermanentFailure`), never from a message.
+ * Errors the runtime raises and handlers throw. Each has a stable `code`; the
+ * worker derives its retry decision from the class (`classifyFailure`), never
+ * from a message. How each maps onto BullMQ:
+ *
+ * | error                                   | failure      | BullMQ mechanism                                  |
+ * |-----------------------------------------|--------------|---------------------------------------------------|
+ * | PermanentError, DownstreamRejectedError | permanent    | DLQ record, then UnrecoverableError (1 attempt)   |
+ * | BullMQ UnrecoverableError, isPermanent  | permanent    | same                                              |
+ * | events' SchemaInvalid/UnknownEvent*     | invalid      | same, reason schema_invalid / unknown_event       |
+ * | RateLimitedError, DownstreamRateLimited | rate_limited | queue.rateLimit(retryAfterMs) + Worker.RateLimitError: the job waits, no attempt counted |
+ * | TransientError, TimeoutError, Downstream{Unavailable,Timeout}, anything else | transient | thrown as is: BullMQ retries after the `switchyard` backoff; DLQ after the last attempt |
+ * | WorkerClosingError (shutdown abort)     | handed back  | job.moveToWait + WaitingError: no attempt counted |
  *
  * Envelope errors (SY_ERR_SCHEMA_INVALID, SY_ERR_UNKNOWN_EVENT_TYPE,
  * SY_ERR_UNKNOWN_EVENT_VERSION) come from @switchyard/events and are not
@@ -29,7 +39,8 @@ export class NoHandlerError extends RuntimeError {
 
 /**
  * The reason ctx.signal carries when close()'s deadline passed with the
- * handler still running. Transient: the job is tried again later.
+ * handler still running. The job is handed back to the queue (moveToWait)
+ * without counting an attempt.
  */
 export class WorkerClosingError extends RuntimeError {
   readonly code = 'SY_ERR_WORKER_CLOSING';
@@ -63,8 +74,8 @@ export class DownstreamTimeoutError extends DownstreamUnavailableError {
 
 /**
  * The downstream asked us to slow down: a 429 (with or without Retry-After)
- * or a 503 with Retry-After. Transient. A later issue pauses the queue for
- * `retryAfterMs` instead of spending an attempt.
+ * or a 503 with Retry-After. The worker treats it as a RateLimitedError: the
+ * queue waits `retryAfterMs` instead of spending an attempt.
  */
 export class DownstreamRateLimitedError extends DownstreamError {
   readonly code = 'SY_ERR_DOWNSTREAM_RATE_LIMITED';
@@ -87,12 +98,76 @@ export class DownstreamRejectedError extends DownstreamError {
   readonly code = 'SY_ERR_DOWNSTREAM_REJECTED';
 }
 
+/** A failure retrying cannot fix: the job goes to the DLQ after this one attempt. */
+export class PermanentError extends RuntimeError {
+  readonly code: string = 'SY_ERR_PERMANENT';
+}
+
+/** A failure worth retrying: the attempt fails and the job is retried with backoff. */
+export class TransientError extends RuntimeError {
+  readonly code: string = 'SY_ERR_TRANSIENT';
+}
+
+/** The handler outlived its `timeoutMs`; ctx.signal carries it. Transient. */
+export class TimeoutError extends TransientError {
+  override readonly code = 'SY_ERR_TIMEOUT';
+}
+
 /**
- * Whether a handler's error must end the job at once, without the remaining
- * attempts. Everything else is treated as transient.
+ * Someone asked us to slow down. The subscriber's queue waits `retryAfterMs`
+ * (every worker of it) and the job is tried again without counting an attempt.
+ */
+export class RateLimitedError extends RuntimeError {
+  readonly code = 'SY_ERR_RATE_LIMITED';
+
+  constructor(
+    message: string,
+    /** How long the queue waits; undefined lets the runtime use the handler's backoff base delay. */
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A redelivered job whose DLQ record already exists: failed at once, handler not run. */
+export class AlreadyDeadLetteredError extends RuntimeError {
+  readonly code = 'SY_ERR_ALREADY_DEAD_LETTERED';
+}
+
+/** Redis's maxmemory-policy would evict queue keys; the worker refuses to start. */
+export class EvictionPolicyError extends WorkerConfigError {}
+
+/**
+ * How the worker treats a handler's error:
+ * - permanent: DLQ now;
+ * - rate_limited: the queue waits `retryAfterMs`, the attempt is not counted;
+ * - transient: retried with backoff while attempts and the retry budget last.
+ */
+export type FailureKind =
+  | { kind: 'permanent' }
+  | { kind: 'rate_limited'; retryAfterMs: number | undefined }
+  | { kind: 'transient' };
+
+export function classifyFailure(
+  error: unknown,
+  isPermanent?: (error: unknown) => boolean,
+): FailureKind {
+  if (error instanceof RateLimitedError || error instanceof DownstreamRateLimitedError) {
+    return { kind: 'rate_limited', retryAfterMs: error.retryAfterMs };
+  }
+  if (isPermanentFailure(error) || isPermanent?.(error) === true) return { kind: 'permanent' };
+  return { kind: 'transient' };
+}
+
+/**
+ * Whether an error must end the job at once, without the remaining attempts,
+ * whatever the handler says. Everything else is transient unless the
+ * handler's `isPermanent` says otherwise.
  */
 export function isPermanentFailure(error: unknown): boolean {
   return (
+    error instanceof PermanentError ||
     error instanceof DownstreamRejectedError ||
     error instanceof UnrecoverableError ||
     (error instanceof Error && error.name === 'UnrecoverableError')
@@ -106,4 +181,18 @@ export function errorCode(error: unknown): string {
     if (typeof code === 'string' && code.length > 0 && code.length <= 100) return code;
   }
   return 'SY_ERR_UNEXPECTED';
+}
+
+/**
+ * A call to the dead-letter API is wrong: an option out of range, no
+ * selection, an unknown subscriber, or a call after close(). A programming
+ * or typing error of the caller; nothing was changed.
+ */
+export class DeadLetterUsageError extends RuntimeError {
+  readonly code = 'SY_ERR_DEAD_LETTER_USAGE';
+}
+
+/** A DLQ job's data is not a version-1 DeadLetterRecord (written by hand, or by another version). */
+export class DeadLetterRecordInvalidError extends RuntimeError {
+  readonly code = 'SY_ERR_DEAD_LETTER_RECORD_INVALID';
 }

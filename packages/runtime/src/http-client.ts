@@ -10,6 +10,11 @@
  * | other 5xx, 408, network error            | DownstreamUnavailableError    |
  * | no answer within `timeoutMs`             | DownstreamTimeoutError        |
  * | other 4xx (and 1xx/3xx that reach us)    | DownstreamRejectedError       |
+ * | 2xx with a body over 1 MiB               | DownstreamUnavailableError    |
+ *
+ * Bodies are read up to `maxResponseBytes` (1 MiB) and no further, so a
+ * misbehaving downstream cannot make a worker buffer without bound; an
+ * error answer's body is cut there, a success's body fails the call.
  *
  * The caller's abort is not a downstream failure: it rejects with the
  * signal's own reason, unwrapped, so cancellation is never mistaken for an
@@ -47,6 +52,9 @@ export interface HttpClient {
 
 export const defaultHttpTimeoutMs = 10_000;
 
+/** Most bytes of a response body read. */
+export const maxResponseBytes = 1024 * 1024;
+
 /** Characters of an error answer's body kept on the error message, for the log line. */
 const errorBodyLimit = 300;
 
@@ -70,7 +78,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       );
       const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
       let response: Response;
-      let text: string;
+      let answer: { text: string; truncated: boolean };
       try {
         response = await fetchFn(url, {
           method: 'POST',
@@ -82,7 +90,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           body: JSON.stringify(body),
           signal: combined,
         });
-        text = await response.text();
+        answer = await readCapped(response, maxResponseBytes);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         if (timeout.signal.aborted) throw timeout.signal.reason;
@@ -92,10 +100,47 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       } finally {
         clearTimeout(timer);
       }
-      if (response.ok) return parseJsonBody(text, what, response.status);
-      throw statusError(response.status, response.headers.get('retry-after'), text, what, now());
+      if (response.ok) {
+        if (answer.truncated) {
+          throw new DownstreamUnavailableError(
+            `${what}: ${response.status} with a body over ${maxResponseBytes} bytes`,
+            response.status,
+          );
+        }
+        return parseJsonBody(answer.text, what, response.status);
+      }
+      throw statusError(
+        response.status,
+        response.headers.get('retry-after'),
+        answer.text,
+        what,
+        now(),
+      );
     },
   };
+}
+
+/** Reads at most `limit` bytes of the body; the rest is cancelled unread. */
+async function readCapped(
+  response: Response,
+  limit: number,
+): Promise<{ text: string; truncated: boolean }> {
+  if (!response.body) return { text: '', truncated: false };
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (size + value.byteLength > limit) {
+      chunks.push(value.subarray(0, limit - size));
+      await reader.cancel();
+      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
+    }
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
 }
 
 function parseJsonBody(text: string, what: string, status: number): unknown {

@@ -3,9 +3,16 @@
  * config from the environment (a bad value prints the variable and exits 1),
  * logger, metrics, health server, worker, and signal handling.
  *
- * Exit codes: 0 after a clean shutdown on SIGTERM/SIGINT; 1 on bad config or
- * a failed start; 128 + signal number when a second signal cuts a shutdown
- * short.
+ * Exit codes: 0 after a clean shutdown on SIGTERM/SIGINT; 1 on bad config, a
+ * failed start (an evicting Redis, unreachable Redis, taken port) or a
+ * shutdown that hangs past SHUTDOWN_TIMEOUT_MS + shutdownHangGraceMs; 128 +
+ * signal number when a second signal cuts a shutdown short.
+ *
+ * Shutdown order: readiness flips to 503 at once, the worker takes no new
+ * jobs, in-flight jobs get SHUTDOWN_TIMEOUT_MS (default 10 s, well under
+ * Kubernetes' 30 s grace), then are aborted and handed back to the queue
+ * without counting an attempt, connections close (QUIT, dropped when it does
+ * not answer), the health server closes, exit 0.
  */
 import { constants } from 'node:os';
 import type { SubscriberName } from '@switchyard/events';
@@ -22,6 +29,12 @@ export interface RunWorkerAppOptions {
   /** The environment to read config from. Default: `process.env`. */
   env?: Record<string, string | undefined>;
 }
+
+/**
+ * Time a shutdown may take beyond SHUTDOWN_TIMEOUT_MS (hand-back, closing
+ * connections and the health server) before the process gives up and exits 1.
+ */
+export const shutdownHangGraceMs = 5_000;
 
 export async function runWorkerApp(options: RunWorkerAppOptions): Promise<WorkerApp> {
   const env = loadEnvOrExit(workerEnvSchema(options.name), options.env ?? process.env);
@@ -44,6 +57,14 @@ export async function runWorkerApp(options: RunWorkerAppOptions): Promise<Worker
     }
     stopping = true;
     logger.info({ signal, timeoutMs: env.SHUTDOWN_TIMEOUT_MS }, 'shutting down');
+    // Unref'd: it never keeps a finished process alive, only ends a hung one.
+    setTimeout(() => {
+      logger.fatal(
+        { timeoutMs: env.SHUTDOWN_TIMEOUT_MS + shutdownHangGraceMs },
+        'shutdown hung past its deadline; exiting',
+      );
+      process.exit(1);
+    }, env.SHUTDOWN_TIMEOUT_MS + shutdownHangGraceMs).unref();
     app.stop().then(
       () => {
         logger.info('stopped');

@@ -35,6 +35,20 @@ export function workerEnvSchema(name: string) {
       .default('sy'),
     /** How long a shutdown waits for in-flight jobs before it aborts them. Default: 10000. */
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+    /**
+     * Start even when Redis's maxmemory-policy is not noeviction (it may
+     * evict jobs). `true`/`false` (also 1/0, yes/no, on/off). Default: false.
+     */
+    ALLOW_EVICTION_POLICY: z.stringbool().default(false),
+    /** BullMQ lockDuration: a job whose lock is not renewed for this long is stalled. Default: 30000. */
+    LOCK_DURATION_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    /** BullMQ stalledInterval: how often this worker looks for stalled jobs. Default: 30000. */
+    STALLED_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    /**
+     * BullMQ maxStalledCount: how often a job may stall (its worker died)
+     * and be redelivered before BullMQ fails it. Default: 1.
+     */
+    MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(100).default(1),
     /** pino level. Default: info. */
     LOG_LEVEL: envFields.LOG_LEVEL,
   });

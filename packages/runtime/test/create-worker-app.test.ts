@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { queueNameOf } from '@switchyard/events';
 import { ConfigError, createMetricsRegistry, parseEnv } from '@switchyard/observability';
-import { startRedis, waitFor, type RedisHandle } from '@switchyard/testkit';
+import { freePort, startRedis, waitFor, type RedisHandle } from '@switchyard/testkit';
 import {
+  WorkerClosingError,
   WorkerConfigError,
   createWorkerApp,
   defineHandler,
@@ -167,6 +169,46 @@ describe('createWorkerApp', () => {
     });
   });
 
+  describe('when stop() is called while start() is still running', () => {
+    it.each([0, 1, 5, 20])(
+      'start() rejects and leaves no worker or health server behind (stop after %i ms)',
+      async (afterMs) => {
+        const prefix = `sy-test-${randomUUID()}`;
+        const port = await freePort();
+        const env = parseEnv(workerEnvSchema('worker-test'), {
+          REDIS_URL: redis.url,
+          HEALTH_PORT: String(port),
+          QUEUE_PREFIX: prefix,
+        });
+        const app = createWorkerApp({
+          name: 'worker-test',
+          subscriber: 'notifications',
+          handlers: welcome,
+          env,
+          logger: captureLogs().logger,
+          registry: createMetricsRegistry({ service: 'worker-test', processMetrics: false }),
+        });
+        const starting = app.start().then(
+          () => 'started',
+          (error: unknown) => error,
+        );
+        await sleep(afterMs);
+        await app.stop();
+        const outcome = await starting;
+
+        if (outcome !== 'started') expect(outcome).toBeInstanceOf(WorkerClosingError);
+        expect(app.isReady()).toBe(false);
+        await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+        const queue = new Queue(queueNameOf('notifications'), { connection: client, prefix });
+        cleanups.push(async () => {
+          await queue.obliterate({ force: true });
+          await queue.close();
+        });
+        expect(await queue.getWorkersCount()).toBe(0);
+      },
+    );
+  });
+
   describe('when a handler belongs to another subscriber', () => {
     it('refuses to build', () => {
       const env = parseEnv(workerEnvSchema('worker-test'), {});
@@ -196,6 +238,10 @@ describe('workerEnvSchema', () => {
         WORKER_CONCURRENCY: 10,
         QUEUE_PREFIX: 'sy',
         SHUTDOWN_TIMEOUT_MS: 10_000,
+        ALLOW_EVICTION_POLICY: false,
+        LOCK_DURATION_MS: 30_000,
+        STALLED_INTERVAL_MS: 30_000,
+        MAX_STALLED_COUNT: 1,
         LOG_LEVEL: 'info',
       });
     });
@@ -212,6 +258,10 @@ describe('workerEnvSchema', () => {
       ['REDIS_URL', 'http://127.0.0.1:6379'],
       ['QUEUE_PREFIX', 'has space'],
       ['LOG_LEVEL', 'loud'],
+      ['ALLOW_EVICTION_POLICY', 'maybe'],
+      ['LOCK_DURATION_MS', '0'],
+      ['STALLED_INTERVAL_MS', 'soon'],
+      ['MAX_STALLED_COUNT', '-1'],
     ])('names %s (%s)', (variable, value) => {
       let thrown: unknown;
       try {

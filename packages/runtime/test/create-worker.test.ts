@@ -265,7 +265,7 @@ describe('createWorker', () => {
 
       expect(await settled(envelope.id)).toBe('failed');
       expect(attempts).toEqual([1, 2]);
-      expect((await queue.getJob(envelope.id))?.failedReason).toBe('still down');
+      expect((await queue.getJob(envelope.id))?.failedReason).toBe('SY_ERR_UNEXPECTED: still down');
       expect(await registry.metrics()).toMatch(
         /sy_jobs_total\{subscriber="notifications",outcome="failed",service="test"\} 2/,
       );
@@ -380,8 +380,9 @@ describe('createWorker', () => {
 
         expect(Date.now() - started).toBeLessThan(2_000);
         expect(seen.signal?.reason).toBeInstanceOf(WorkerClosingError);
-        // The aborted attempt fails like any other and waits for its retry.
-        expect(['delayed', 'wait']).toContain(await queue.getJobState(envelope.id));
+        // The aborted job is handed back without counting an attempt.
+        expect(await queue.getJobState(envelope.id)).toBe('waiting');
+        expect((await queue.getJob(envelope.id))?.attemptsMade).toBe(0);
       });
     });
     describe('when a handler ignores the abort', () => {

@@ -191,4 +191,26 @@ describe('createHttpClient', () => {
       expect(error).toBe(reason);
     });
   });
+
+  describe('when the answer body is larger than 1 MiB', () => {
+    it('stops reading at the cap and fails the call as unavailable', async () => {
+      let written = 0;
+      reply = (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        const pump = () => {
+          // An endless body: only a reader that stops ends this call.
+          while (written < 64 * 1024 * 1024 && res.write(chunk)) written += chunk.length;
+        };
+        res.on('drain', pump);
+        pump();
+      };
+      const error = await createHttpClient({ baseUrl })
+        .post('/email', {}, key)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DownstreamUnavailableError);
+      expect((error as Error).message).toMatch(/over 1048576 bytes/);
+      expect(written).toBeLessThan(16 * 1024 * 1024);
+    });
+  });
 });

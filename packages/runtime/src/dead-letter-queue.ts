@@ -1,0 +1,73 @@
+/**
+ * Writes dead-letter records into a subscriber's DLQ (see
+ * dead-letter-record.ts for the queue's contract).
+ *
+ * Atomicity: the move is "write the record, then fail the job", not one
+ * Redis transaction (BullMQ's moveToFailed is its own script). It is made
+ * idempotent instead:
+ * - the record's jobId is the original job id, so a second write of the same
+ *   failure adds nothing;
+ * - killed after the write, before the job failed: the job's lock expires,
+ *   BullMQ's stalled check redelivers it, and the worker, seeing a
+ *   redelivery (attemptsStarted > attemptsMade + 1, or stalledCounter > 0),
+ *   looks for a DLQ entry with that id first and fails the job at once,
+ *   without running the handler: no lost record, no second record, no
+ *   second side effect.
+ * Remaining window: a redelivery after max stalled count is exceeded is
+ * failed by BullMQ itself ("job stalled more than allowable limit") without
+ * reaching a worker, so a job whose worker died twice before writing a
+ * record fails without a DLQ entry (it stays in the failed set, kept 7 days).
+ * And between the check and the handler, a replay that already removed the
+ * entry lets the original job run again; the effect markers (ctx.once) make
+ * that harmless.
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { deadLetterQueueNameOf, type SubscriberName } from '@switchyard/events';
+import {
+  deadLetterJobId,
+  deadLetterJobOptions,
+  type DeadLetterRecord,
+} from './dead-letter-record.js';
+
+export interface DeadLetterQueue {
+  /** Pauses the DLQ (idempotent), so nothing ever consumes it. Called at worker start. */
+  ensurePaused(): Promise<void>;
+  /** Whether a record for this original job id exists. */
+  has(originalJobId: string): Promise<boolean>;
+  /** Adds the record; a no-op when one for the same job id exists. */
+  write(record: DeadLetterRecord): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openDeadLetterQueue(options: {
+  redis: Redis;
+  prefix: string;
+  subscriber: SubscriberName;
+}): DeadLetterQueue {
+  const queue = new Queue<DeadLetterRecord>(deadLetterQueueNameOf(options.subscriber), {
+    connection: options.redis,
+    prefix: options.prefix,
+  });
+  let paused: Promise<void> | undefined;
+  const ensurePaused = () =>
+    (paused ??= queue.pause().catch((error: unknown) => {
+      paused = undefined;
+      throw error;
+    }));
+  return {
+    ensurePaused,
+    async has(originalJobId) {
+      const key = `${options.prefix}:${deadLetterQueueNameOf(options.subscriber)}:${deadLetterJobId(originalJobId)}`;
+      return (await options.redis.exists(key)) === 1;
+    },
+    async write(record) {
+      await ensurePaused();
+      await queue.add(record.jobName, record, {
+        ...deadLetterJobOptions,
+        jobId: deadLetterJobId(record.jobId),
+      });
+    },
+    close: () => queue.close(),
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * Effect idempotency: `ctx.once(name, fn)` runs a side effect once per
+ * (subscriber, eventId, name), even when BullMQ delivers a job twice.
+ *
+ * Redis key `<prefix>:effect:<subscriber>:<eventId>:<name>` holds:
+ * - `lease:<token>` while an attempt runs `fn` (SET NX PX leaseMs, renewed
+ *   every leaseMs/3 while fn runs, like BullMQ's job lock): a concurrent
+ *   duplicate delivery (a lock lost while the handler was still running)
+ *   waits for it instead of running `fn` a second time; a dead holder's
+ *   lease expires within leaseMs and the next attempt takes over;
+ * - `done:<json>` after `fn` resolved: `{"v": result}`, or `{}` when the
+ *   result is not JSON or longer than 64 KiB (then a repeat resolves with
+ *   undefined); it expires after `ttlMs` (default 7 days). A repeat returns
+ *   the stored result without running `fn`.
+ * A failed `fn` deletes its lease, so the next attempt runs it again.
+ *
+ * Window that remains: a worker killed (or a Redis write lost) after `fn`'s
+ * external effect and before `done` is written. The next delivery finds no
+ * `done` and runs `fn` again; the downstream's idempotency key (pass
+ * ctx.idempotencyKey with every call) must make that second call a no-op.
+ * The same holds when a lease expires while a handler that ignores its
+ * signal is still inside `fn`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** Largest stored result, in characters of its JSON. */
+export const maxEffectResultLength = 64 * 1024;
+export const defaultEffectTtlMs = 7 * 86_400_000;
+/** How often a waiter looks at a lease held by another delivery. */
+const pollMs = 100;
+
+export interface EffectStore {
+  once<T>(
+    scope: { subscriber: string; eventId: string; signal: AbortSignal },
+    name: string,
+    fn: () => Promise<T>,
+  ): Promise<T>;
+}
+
+export interface EffectStoreOptions {
+  redis: Redis;
+  prefix: string;
+  /** How long a `done` marker is kept. Default: 7 days. */
+  ttlMs?: number;
+  /** Lease on a running effect, renewed while it runs. Default: 30000 (BullMQ's lock duration). */
+  leaseMs?: number;
+}
+
+// KEYS[1] marker; ARGV[1] lease value; ARGV[2] lease ms. Renews only our own lease.
+const renewScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+// KEYS[1] marker; ARGV[1] lease value. Deletes only our own lease.
+const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export function createEffectStore(options: EffectStoreOptions): EffectStore {
+  const ttlMs = options.ttlMs ?? defaultEffectTtlMs;
+  const leaseMs = options.leaseMs ?? 30_000;
+  const { redis } = options;
+
+  return {
+    async once<T>(
+      scope: { subscriber: string; eventId: string; signal: AbortSignal },
+      name: string,
+      fn: () => Promise<T>,
+    ): Promise<T> {
+      const key = `${options.prefix}:effect:${scope.subscriber}:${scope.eventId}:${name}`;
+      const lease = `lease:${randomUUID()}`;
+      for (;;) {
+        scope.signal.throwIfAborted();
+        const taken = await redis.set(key, lease, 'PX', leaseMs, 'NX');
+        if (taken === 'OK') break;
+        const current = await redis.get(key);
+        if (current?.startsWith('done:')) return storedResult<T>(current);
+        // Another delivery holds the lease (or it vanished just now): wait and look again.
+        await sleep(pollMs, scope.signal);
+      }
+      const renew = setInterval(
+        () => {
+          redis.eval(renewScript, 1, key, lease, leaseMs).catch(() => {
+            // A missed renewal only shortens the lease; the next one retries.
+          });
+        },
+        Math.max(10, Math.floor(leaseMs / 3)),
+      );
+      let result: T;
+      try {
+        result = await fn();
+      } catch (error) {
+        clearInterval(renew);
+        await redis.eval(releaseScript, 1, key, lease).catch(() => undefined);
+        throw error;
+      }
+      clearInterval(renew);
+      await redis.set(key, `done:${encodeResult(result)}`, 'PX', ttlMs);
+      return result;
+    },
+  };
+}
+
+function encodeResult(result: unknown): string {
+  try {
+    const json = JSON.stringify({ v: result });
+    return json.length <= maxEffectResultLength ? json : '{}';
+  } catch {
+    return '{}';
+  }
+}
+
+function storedResult<T>(marker: string): T {
+  try {
+    return (JSON.parse(marker.slice('done:'.length)) as { v?: T }).v as T;
+  } catch {
+    return undefined as T;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,228 @@
+/**
+ * Retry policy on real Redis: the `switchyard` backoff (exponential, jittered,
+ * capped), timeouts, and rate limits that do not spend attempts.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, waitFor, type RedisHandle } from '@switchyard/testkit';
+import {
+  DownstreamRateLimitedError,
+  RateLimitedError,
+  TimeoutError,
+  TransientError,
+  backoffDelay,
+  defineHandler,
+} from '../src/index.js';
+import { signedUp } from './support/envelopes.js';
+import { startWorker, type Harness } from './support/start-worker.js';
+
+let redis: RedisHandle;
+const harness = { cleanups: [] } as unknown as Harness;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  harness.redisUrl = redis.url;
+  harness.client = new Redis(redis.url, { maxRetriesPerRequest: null });
+});
+
+afterEach(async () => {
+  for (const cleanup of harness.cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  await harness.client.quit();
+  await redis.stop();
+});
+
+describe('backoffDelay', () => {
+  const options = { baseMs: 100, maxMs: 1_000, jitter: 0.2 };
+
+  it('doubles per attempt, up to the cap', () => {
+    expect([1, 2, 3, 4, 5, 6, 30, 1000].map((n) => backoffDelay(options, n, () => 0))).toEqual([
+      100, 200, 400, 800, 1_000, 1_000, 1_000, 1_000,
+    ]);
+  });
+
+  it('stays within [d·(1−jitter), d] for any random value', () => {
+    for (const random of [0, 0.25, 0.5, 0.999999]) {
+      for (let n = 1; n <= 8; n += 1) {
+        const d = Math.min(1_000, 100 * 2 ** (n - 1));
+        const delay = backoffDelay(options, n, () => random);
+        expect(delay).toBeGreaterThanOrEqual(d * 0.8);
+        expect(delay).toBeLessThanOrEqual(d);
+      }
+    }
+  });
+});
+
+describe('retries', () => {
+  describe('when a handler fails transiently N times, then succeeds', () => {
+    it('completes on attempt N+1 after exponentially growing, capped, jittered delays', async () => {
+      const failures = 5;
+      const backoff = { baseMs: 100, maxMs: 300, jitter: 0.2 };
+      const startedAt: number[] = [];
+      const failedAt: number[] = [];
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        attempts: 10,
+        backoff,
+        handle: async (_event, ctx) => {
+          startedAt.push(Date.now());
+          await Promise.resolve();
+          if (ctx.attempt <= failures) {
+            failedAt.push(Date.now());
+            throw new TransientError(`hiccup ${ctx.attempt}`);
+          }
+        },
+      });
+      const { publish, settled, queue, deadLetters } = await startWorker(harness, [handler]);
+      const envelope = signedUp();
+
+      await publish(envelope);
+
+      expect(await settled(envelope.id)).toBe('completed');
+      expect(startedAt).toHaveLength(failures + 1);
+      const job = await queue.getJob(envelope.id);
+      expect(job?.attemptsMade).toBe(failures + 1);
+      const observed = failedAt.map((at, i) => startedAt[i + 1]! - at);
+      const ceilings = [100, 200, 300, 300, 300];
+      observed.forEach((delay, i) => {
+        // Lower bound exact; the upper bound allows for BullMQ's promotion of delayed jobs.
+        expect(delay).toBeGreaterThanOrEqual(ceilings[i]! * (1 - backoff.jitter) - 5);
+        expect(delay).toBeLessThanOrEqual(ceilings[i]! + 120);
+      });
+      expect(observed[1]!).toBeGreaterThan(observed[0]!);
+      expect(observed[2]!).toBeGreaterThan(observed[0]!);
+      expect(await deadLetters()).toEqual([]);
+    });
+  });
+});
+
+describe('timeouts', () => {
+  describe('when a handler hangs past its timeout', () => {
+    it('aborts ctx.signal with a TimeoutError and retries the job', async () => {
+      const reasons: unknown[] = [];
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        timeoutMs: 200,
+        backoff: { baseMs: 10 },
+        handle: async (_event, ctx) => {
+          if (ctx.attempt > 1) return;
+          await new Promise<void>((_resolve, reject) => {
+            ctx.signal.addEventListener(
+              'abort',
+              () => {
+                reasons.push(ctx.signal.reason);
+                reject(ctx.signal.reason as Error);
+              },
+              { once: true },
+            );
+          });
+        },
+      });
+      const { publish, settled, queue } = await startWorker(harness, [handler]);
+      const envelope = signedUp();
+      const started = Date.now();
+
+      await publish(envelope);
+
+      expect(await settled(envelope.id)).toBe('completed');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+      expect(reasons).toEqual([expect.any(TimeoutError)]);
+      expect((await queue.getJob(envelope.id))?.attemptsMade).toBe(2);
+    });
+  });
+
+  describe('when a handler ignores the signal', () => {
+    it('still frees its slot: the next job runs on a worker of concurrency 1', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      harness.cleanups.push(() => Promise.resolve(release()));
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        timeoutMs: 200,
+        attempts: 1,
+        handle: async (event) => {
+          if (event.data.userId === 'u_stuck') await gate;
+        },
+      });
+      const { publish, settled, deadLetters } = await startWorker(harness, [handler], {
+        concurrency: 1,
+      });
+      const stuck = signedUp('u_stuck');
+      const next = signedUp('u_next');
+
+      await publish(stuck);
+      await publish(next);
+
+      expect(await settled(next.id, 5_000)).toBe('completed');
+      expect(await settled(stuck.id)).toBe('failed');
+      expect(await deadLetters()).toEqual([
+        expect.objectContaining({
+          reason: 'attempts_exhausted',
+          errors: [expect.objectContaining({ code: 'SY_ERR_TIMEOUT' })],
+        }),
+      ]);
+    });
+  });
+});
+
+describe('rate limits', () => {
+  describe.each([
+    ['RateLimitedError', () => new RateLimitedError('slow down', 600)],
+    [
+      'DownstreamRateLimitedError',
+      () => new DownstreamRateLimitedError('POST /email: 429', 429, 600),
+    ],
+  ])('when a handler throws %s with retryAfter 600 ms', (_name, error) => {
+    it('makes the queue wait at least that long and does not count the attempt', async () => {
+      const calls: { at: number; attempt: number }[] = [];
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        attempts: 1,
+        handle: async (_event, ctx) => {
+          calls.push({ at: Date.now(), attempt: ctx.attempt });
+          await Promise.resolve();
+          if (calls.length === 1) throw error();
+        },
+      });
+      const { publish, settled, queue } = await startWorker(harness, [handler]);
+      const envelope = signedUp();
+
+      await publish(envelope);
+
+      expect(await settled(envelope.id)).toBe('completed');
+      expect(calls.map((call) => call.attempt)).toEqual([1, 1]);
+      expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(590);
+      // attempts: 1 and it completed: the rate-limited try was not counted.
+      expect((await queue.getJob(envelope.id))?.attemptsMade).toBe(1);
+    });
+  });
+
+  it('holds back other jobs of the queue too', async () => {
+    const calls: { id: string; at: number }[] = [];
+    const handler = defineHandler({
+      subscriber: 'notifications',
+      event: 'user.signed_up',
+      handle: async (event) => {
+        calls.push({ id: event.data.userId, at: Date.now() });
+        await Promise.resolve();
+        if (calls.length === 1) throw new RateLimitedError('slow down', 500);
+      },
+    });
+    const { publish, settled } = await startWorker(harness, [handler], { concurrency: 1 });
+    const first = signedUp('u_first');
+    await publish(first);
+    await waitFor(() => calls.length === 1, { message: 'first call' });
+    const second = signedUp('u_second');
+    await publish(second);
+
+    expect(await settled(second.id)).toBe('completed');
+    expect(await settled(first.id)).toBe('completed');
+    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(490);
+  });
+});
