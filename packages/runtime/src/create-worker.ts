@@ -51,6 +51,7 @@ import { createEffectStore, defaultEffectTtlMs, type EffectStore } from './effec
 import {
   AlreadyDeadLetteredError,
   NoHandlerError,
+  StalledJobError,
   TimeoutError,
   TransientError,
   WorkerClosingError,
@@ -187,12 +188,13 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     return backoffDelay(handler?.backoff ?? defaultBackoff, attemptsMade, random);
   };
 
-  const deadLetter = async (
+  /** Writes the job's dead-letter record (idempotent by job id) and counts and logs it. */
+  const writeDeadLetter = async (
     job: Job,
     reason: DeadLetterReason,
     error: unknown,
     attempt: number,
-  ): Promise<UnrecoverableError> => {
+  ): Promise<void> => {
     const failedAt = new Date(now());
     const jobId = job.id ?? '';
     const earlier = await attemptErrors!.read(jobId);
@@ -219,7 +221,33 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
       { reason, code: errorCode(error), attempts: attempt, dlqJobId: jobId },
       'job dead-lettered',
     );
+  };
+
+  /** Dead-letters the job and returns the error that makes BullMQ fail it without a retry. */
+  const deadLetter = async (
+    job: Job,
+    reason: DeadLetterReason,
+    error: unknown,
+    attempt: number,
+  ): Promise<UnrecoverableError> => {
+    await writeDeadLetter(job, reason, error, attempt);
     return unrecoverable(error);
+  };
+
+  /**
+   * A job whose lock expired more than maxStalledCount times is marked by
+   * BullMQ's stalled check (`deferredFailure`) and failed by the next worker
+   * that takes it, without calling our processor. That worker writes the
+   * dead-letter record on the 'failed' event: nothing on the hot path. The
+   * window left: this worker dying between BullMQ's failing the job and the
+   * write (the job stays in the failed set, kept 7 days).
+   */
+  const deadLetterIfStalledOut = async (job: Job): Promise<void> => {
+    if (!job.deferredFailure) return;
+    const attempt = Math.max(1, job.attemptsStarted);
+    await withCorrelation(correlationOf(job, subscriber, attempt), () =>
+      writeDeadLetter(job, 'stalled', new StalledJobError(job.deferredFailure ?? ''), attempt),
+    );
   };
 
   const processJob = async (job: Job, token?: string, jobSignal?: AbortSignal): Promise<void> => {
@@ -462,6 +490,12 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
       });
       worker.on('error', (error) => {
         logger.error({ err: error }, 'worker error');
+      });
+      worker.on('failed', (job) => {
+        if (!job?.deferredFailure) return;
+        deadLetterIfStalledOut(job).catch((error: unknown) => {
+          logger.error({ err: error, jobId: job.id }, 'could not dead-letter a stalled-out job');
+        });
       });
       running = worker.run().catch((error: unknown) => {
         logger.error({ err: error }, 'worker stopped with an error');

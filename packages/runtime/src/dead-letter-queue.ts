@@ -13,10 +13,10 @@
  *   looks for a DLQ entry with that id first and fails the job at once,
  *   without running the handler: no lost record, no second record, no
  *   second side effect.
- * Remaining window: a redelivery after max stalled count is exceeded is
- * failed by BullMQ itself ("job stalled more than allowable limit") without
- * reaching a worker, so a job whose worker died twice before writing a
- * record fails without a DLQ entry (it stays in the failed set, kept 7 days).
+ * A job stalled more than maxStalledCount times is failed by BullMQ in the
+ * worker that takes it next, without our processor; that worker writes its
+ * record (reason 'stalled') on the 'failed' event, so only a death between
+ * the two leaves it without a DLQ entry (it stays in the failed set, 7 days).
  * And between the check and the handler, a replay that already removed the
  * entry lets the original job run again; the effect markers (ctx.once) make
  * that harmless.

@@ -30,6 +30,11 @@ export type DeadLetterReason =
   | 'no_handler'
   /** The last allowed attempt failed. */
   | 'attempts_exhausted'
+  /**
+   * BullMQ failed the job itself: its lock expired more often than
+   * maxStalledCount allows (the workers running it died or hung).
+   */
+  | 'stalled'
   /** The next retry would end after the handler's retry time budget. */
   | 'retry_budget_exhausted';
 
@@ -40,6 +45,7 @@ export const deadLetterReasons: readonly DeadLetterReason[] = [
   'no_handler',
   'attempts_exhausted',
   'retry_budget_exhausted',
+  'stalled',
 ];
 
 /** Most bytes (UTF-16 code units) of an attempt's error message kept in a record. */

@@ -196,3 +196,12 @@ export class DeadLetterUsageError extends RuntimeError {
 export class DeadLetterRecordInvalidError extends RuntimeError {
   readonly code = 'SY_ERR_DEAD_LETTER_RECORD_INVALID';
 }
+
+/**
+ * BullMQ failed a job because its lock expired more often than
+ * maxStalledCount allows; recorded as the last attempt's error of its
+ * dead-letter record.
+ */
+export class StalledJobError extends RuntimeError {
+  readonly code = 'SY_ERR_JOB_STALLED';
+}

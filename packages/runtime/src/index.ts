@@ -51,6 +51,7 @@ export {
   PermanentError,
   RateLimitedError,
   RuntimeError,
+  StalledJobError,
   TimeoutError,
   TransientError,
   WorkerClosingError,
