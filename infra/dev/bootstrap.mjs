@@ -248,6 +248,20 @@ function collectResults(runStartedAt) {
 function test(extraArgs) {
   checkRedisServer();
   const runStartedAt = Date.now();
+  // Everything is built first: some suites run other packages' built apps
+  // (the runtime's process tests run worker-notifications and the sandbox,
+  // the client's HTTP suite runs the producer), which turbo's per-package
+  // `test` dependencies alone would not order. Typecheck and lint run here
+  // too, so `npm test` fails on a type error or a floating promise.
+  const checked = run('pnpm', [
+    'turbo',
+    'run',
+    'build',
+    'typecheck',
+    'lint',
+    '--output-logs=errors-only',
+    '--continue=dependencies-successful',
+  ]);
   // --continue=dependencies-successful: one failing package does not hide the
   // results of the others; a package whose build failed is still skipped.
   const status = run('pnpm', [
@@ -260,6 +274,8 @@ function test(extraArgs) {
   ]);
   const totals = collectResults(runStartedAt);
   const problems = [];
+  if (checked !== 0)
+    problems.push(`turbo run build typecheck lint failed (exit ${checked}); see above`);
   if (status !== 0) problems.push(`turbo run test failed (exit ${status}); see above`);
   for (const file of totals.unreadable) problems.push(`could not read ${file}`);
   if (totals.passed + totals.failed === 0)

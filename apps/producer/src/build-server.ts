@@ -12,6 +12,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import {
+  BacklogFullError,
   IdempotencyConflictError,
   createRedisPublisher,
   type BatchItemResult,
@@ -73,6 +74,10 @@ export function buildServer(options: BuildServerOptions) {
       connection: redis,
       prefix: config.QUEUE_PREFIX,
       idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
+      backlogLimit: config.BACKLOG_LIMIT,
+      backlogLimits: config.BACKLOG_LIMITS,
+      backlogCheckIntervalMs: config.BACKLOG_CHECK_INTERVAL_MS,
+      backlogRetryAfterSeconds: config.BACKLOG_RETRY_AFTER_SECONDS,
       logger: options.logger,
     });
   const metrics = createProducerMetrics(registry);
@@ -187,7 +192,11 @@ export function buildServer(options: BuildServerOptions) {
     try {
       receipt = await publisher.publish(request.body, { idempotencyKeyHeader: header });
     } catch (error) {
-      if (error instanceof EventError || error instanceof IdempotencyConflictError) {
+      if (
+        error instanceof EventError ||
+        error instanceof IdempotencyConflictError ||
+        error instanceof BacklogFullError
+      ) {
         metrics.countPublished(typeOf(request.body), 'rejected');
       }
       throw error;

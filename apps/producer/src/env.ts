@@ -32,6 +32,36 @@ export const producerEnvSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   /** ioredis commandTimeout: a Redis command unanswered this long fails the request with 503. Default 2 000; at most 60 000. */
   REDIS_COMMAND_TIMEOUT_MS: positiveInt.max(60_000).default(2_000),
+  /**
+   * Backpressure: most jobs a subscriber queue's backlog (waiting +
+   * prioritized + delayed already due) may hold; at it, publishes to that
+   * queue answer 429 with Retry-After. Default 100 000.
+   */
+  BACKLOG_LIMIT: z.coerce.number().int().min(0).default(100_000),
+  /** Per-queue limits over BACKLOG_LIMIT: `notifications=5000,billing=100`. Default none. */
+  BACKLOG_LIMITS: z
+    .string()
+    .default('')
+    .transform((text, context) => {
+      const limits: Record<string, number> = {};
+      for (const entry of text.split(',').map((part) => part.trim())) {
+        if (entry === '') continue;
+        const match = /^([A-Za-z0-9_.-]{1,100})=(\d{1,12})$/.exec(entry);
+        if (match === null) {
+          context.addIssue({
+            code: 'custom',
+            message: `"${entry}" is not queue=limit (e.g. billing=100)`,
+          });
+          return z.NEVER;
+        }
+        limits[match[1]!] = Number(match[2]);
+      }
+      return Object.freeze(limits);
+    }),
+  /** How long a queue's backlog figure is reused, in ms (the limit is approximate by it). Default 250; at most 60 000. */
+  BACKLOG_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(250),
+  /** Retry-After of a 429 for backpressure, in seconds. Default 5; at most 3 600. */
+  BACKLOG_RETRY_AFTER_SECONDS: positiveInt.max(3_600).default(5),
   /** pino level. Default info. */
   LOG_LEVEL: envFields.LOG_LEVEL,
 });

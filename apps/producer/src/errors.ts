@@ -6,6 +6,7 @@
  * their stable code. Anything else is a bug and answers 500.
  */
 import {
+  BacklogFullError,
   IdempotencyConflictError,
   IdempotencyRecordInvalidError,
   PublisherClosedError,
@@ -114,6 +115,7 @@ export class InternalError extends ProducerError {
 const statusOfForeignClass: readonly [abstract new (...args: never[]) => Error, number][] = [
   [EventError, 400],
   [IdempotencyConflictError, 409],
+  [BacklogFullError, 429],
   [IdempotencyRecordInvalidError, 500],
   [RedisUnavailableError, 503],
   [PublisherClosedError, 503],
@@ -145,10 +147,16 @@ export function httpAnswerOf(error: unknown): HttpAnswer | undefined {
   for (const [errorClass, status] of statusOfForeignClass) {
     if (error instanceof errorClass) {
       const { code, message, details } = error as Error & { code: string; details?: unknown };
-      return answer(status, code, message, details, status === 503 ? { 'retry-after': '1' } : {});
+      return answer(status, code, message, details, retryAfterOf(error, status));
     }
   }
   return undefined;
+}
+
+/** Retry-After of a foreign error's answer: the backlog's own hint, 1 s for 503s. */
+function retryAfterOf(error: Error, status: number): Record<string, string> {
+  if (error instanceof BacklogFullError) return { 'retry-after': String(error.retryAfterSeconds) };
+  return status === 503 ? { 'retry-after': '1' } : {};
 }
 
 function asProducerError(error: unknown): ProducerError | undefined {

@@ -75,6 +75,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
             ),
             '413': { $ref: '#/components/responses/TooLarge' },
             '415': { $ref: '#/components/responses/UnsupportedMediaType' },
+            '429': { $ref: '#/components/responses/BacklogFull' },
             '503': { $ref: '#/components/responses/Unavailable' },
           },
         },
@@ -86,7 +87,10 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
           requestBody: { required: true, content: json(ref('BatchRequest')) },
           responses: {
             '202': {
-              description: 'One result per event, in request order.',
+              description:
+                'One result per event, in request order. Items refused for backpressure are ' +
+                '`rejected` with error SY_ERR_BACKLOG_FULL (details.retryAfterSeconds); the others ' +
+                'are answered as usual. A batch is never answered 429 as a whole.',
               content: json(ref('BatchResult')),
             },
             '400': { $ref: '#/components/responses/BadRequest' },
@@ -196,6 +200,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
               examples: [
                 'SY_ERR_SCHEMA_INVALID',
                 'SY_ERR_IDEMPOTENCY_CONFLICT',
+                'SY_ERR_BACKLOG_FULL',
                 'SY_ERR_REDIS_UNAVAILABLE',
               ],
             },
@@ -220,6 +225,15 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
           `Body over ${options.bodyLimitBytes} bytes, or a batch over ${options.batchMaxEvents} events.`,
         ),
         UnsupportedMediaType: errorResponse('The body is not application/json.'),
+        BacklogFull: {
+          description:
+            'Backpressure: a subscriber queue’s backlog (waiting + prioritized + due delayed jobs) ' +
+            'is at its limit. Nothing was enqueued and the key was not used: retry the same request ' +
+            'after Retry-After. Details: queue, backlog, limit, retryAfterSeconds. A key already ' +
+            'accepted is still answered 202 duplicate.',
+          headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds.' } },
+          content: json(ref('Error')),
+        },
         Unavailable: {
           description: 'Redis is unreachable or the server is draining; retry.',
           headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds.' } },

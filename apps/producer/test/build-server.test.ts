@@ -606,6 +606,7 @@ describe('producer HTTP API', () => {
         '409',
         '413',
         '415',
+        '429',
         '503',
       ]);
       expect(doc.paths['/healthz']!.get!.security).toEqual([]);

@@ -11,21 +11,15 @@ import {
   freePort,
   startApp,
   startRedis,
+  startSandbox,
   waitFor,
   type AppProcess,
   type RedisHandle,
+  type Sandbox,
 } from '@switchyard/testkit';
 
 const appEntry = (app: string) =>
   fileURLToPath(new URL(`../../${app}/dist/main.js`, import.meta.url));
-
-interface LedgerCall {
-  service: string;
-  idempotencyKey: string;
-  repeats: number;
-  firstAt: string;
-  body: Record<string, unknown>;
-}
 
 const apiKey = randomBytes(24).toString('base64url');
 const prefix = `e2e${randomBytes(4).toString('hex')}`;
@@ -51,7 +45,7 @@ const payment = {
 let redis: RedisHandle;
 const apps: AppProcess[] = [];
 let producerUrl = '';
-let sandboxUrl = '';
+let sandbox: Sandbox;
 
 async function publish(event: object): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${producerUrl}/v1/events`, {
@@ -60,11 +54,6 @@ async function publish(event: object): Promise<{ status: number; body: Record<st
     body: JSON.stringify(event),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-async function ledger(): Promise<LedgerCall[]> {
-  const response = await fetch(`${sandboxUrl}/ledger`);
-  return ((await response.json()) as { calls: LedgerCall[] }).calls;
 }
 
 async function queueCounts(): Promise<Record<string, Record<string, number>>> {
@@ -90,15 +79,8 @@ async function queueCounts(): Promise<Record<string, Record<string, number>>> {
 beforeAll(async () => {
   redis = await startRedis();
   const common = { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' };
-  const sandboxPort = await freePort();
-  sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
-  apps.push(
-    await startApp({
-      entry: appEntry('sandbox'),
-      env: { SANDBOX_PORT: String(sandboxPort), LOG_LEVEL: 'warn' },
-      readyUrl: `${sandboxUrl}/readyz`,
-    }),
-  );
+  sandbox = await startSandbox();
+  apps.push(sandbox.app);
   const producerPort = await freePort();
   producerUrl = `http://127.0.0.1:${producerPort}`;
   apps.push(
@@ -115,7 +97,7 @@ beforeAll(async () => {
         entry: appEntry(worker),
         env: {
           ...common,
-          SANDBOX_URL: sandboxUrl,
+          SANDBOX_URL: sandbox.url,
           HEALTH_PORT: String(healthPort),
           WORKER_ID: `${worker}-e2e`,
         },
@@ -147,7 +129,7 @@ describe('an event published over HTTP', () => {
   it('causes each subscriber side effect exactly once', async () => {
     const calls = await waitFor(
       async () => {
-        const current = await ledger();
+        const current = await sandbox.ledger();
         return current.length >= 3 ? current : undefined;
       },
       { timeoutMs: 20_000, message: 'three side effects in the sandbox ledger' },
@@ -205,7 +187,7 @@ describe('an event published over HTTP', () => {
         prioritized: 0,
       });
     }
-    const calls = await ledger();
+    const calls = await sandbox.ledger();
     expect(calls).toHaveLength(3);
     expect(calls.every((call) => call.repeats === 0)).toBe(true);
   });

@@ -1,6 +1,6 @@
 /**
  * The provisioning subscriber: a default workspace for every new user,
- * created through the sandbox's `POST /workspaces` on the user's plan. The
+ * created through the sandbox's `POST /workspaces` on the user's tier. The
  * event's idempotency key goes with the call, so a redelivered event creates
  * one workspace, not two.
  *
@@ -25,7 +25,8 @@ export function defaultWorkspaceHandler(sandbox: HttpClient) {
       await ctx.once('create-default-workspace', () =>
         sandbox.post(
           '/workspaces',
-          { ownerId: event.data.userId, name: 'Default workspace', plan: event.data.plan },
+          // The workspace API still calls it `plan`; since user.signed_up v2 the event says `tier`.
+          { ownerId: event.data.userId, name: 'Default workspace', plan: event.data.tier },
           { idempotencyKey: ctx.idempotencyKey, signal: ctx.signal },
         ),
       );

@@ -2,33 +2,21 @@
  * The provisioning handler against the real downstream: the built sandbox,
  * run as a process the way users run it.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createEnvelope, parsePublishRequest, type Envelope } from '@switchyard/events';
+import type { Envelope } from '@switchyard/events';
 import { createLogger } from '@switchyard/observability';
 import { createHttpClient, type HandlerContext } from '@switchyard/runtime';
-import { freePort, startApp, type AppProcess } from '@switchyard/testkit';
+import { handlerContext, signedUp, startSandbox, type Sandbox } from '@switchyard/testkit';
 import { defaultWorkspaceHandler } from '../src/handlers.js';
 
-const sandboxDir = fileURLToPath(new URL('../../sandbox/', import.meta.url));
-const sandboxEntry = join(sandboxDir, 'dist', 'main.js');
-
-let sandbox: AppProcess;
+let sandbox: Sandbox;
 
 beforeAll(async () => {
-  assertBuilt(sandboxEntry, join(sandboxDir, 'src'));
-  const port = await freePort();
-  sandbox = await startApp({
-    entry: sandboxEntry,
-    env: { SANDBOX_PORT: String(port), LOG_LEVEL: 'warn' },
-    readyUrl: `http://127.0.0.1:${port}/readyz`,
-  });
+  sandbox = await startSandbox();
 });
 
 afterEach(async () => {
-  await sandboxCall('DELETE', '/ledger');
+  await sandbox.reset();
 });
 
 afterAll(async () => {
@@ -42,7 +30,7 @@ describe('worker-provisioning', () => {
 
       await handler().handle(event, contextFor(event));
 
-      expect(await ledger()).toEqual([
+      expect(await sandbox.ledger()).toEqual([
         expect.objectContaining({
           service: 'workspaces',
           idempotencyKey: event.idempotencyKey,
@@ -60,7 +48,7 @@ describe('worker-provisioning', () => {
       await handler().handle(event, contextFor(event));
       await handler().handle(event, { ...contextFor(event), attempt: 2 });
 
-      expect(await ledger()).toEqual([
+      expect(await sandbox.ledger()).toEqual([
         expect.objectContaining({ idempotencyKey: event.idempotencyKey, repeats: 1 }),
       ]);
     });
@@ -69,62 +57,9 @@ describe('worker-provisioning', () => {
 
 const handler = () => defaultWorkspaceHandler(createHttpClient({ baseUrl: sandbox.url }));
 
-function signedUp(userId: string): Envelope<'user.signed_up'> {
-  return createEnvelope(
-    parsePublishRequest({
-      type: 'user.signed_up',
-      version: 1,
-      data: { userId, email: `${userId}@example.com`, plan: 'pro' },
-    }),
-  ) as Envelope<'user.signed_up'>;
-}
-
 function contextFor(event: Envelope): HandlerContext {
-  return {
-    logger: createLogger({ name: 'worker-provisioning-test', level: 'silent' }),
-    signal: new AbortController().signal,
-    idempotencyKey: event.idempotencyKey,
-    attempt: 1,
-    eventId: event.id,
+  return handlerContext(event, {
     subscriber: 'provisioning',
-    workerId: 'worker-provisioning-test',
-    // Pass-through: these tests exercise the downstream call; ctx.once is the runtime's, tested there.
-    once: (_name, fn) => fn(),
-  };
-}
-
-interface LedgerCall {
-  service: string;
-  idempotencyKey: string;
-  repeats: number;
-  body: unknown;
-}
-
-async function ledger(): Promise<LedgerCall[]> {
-  return ((await (await sandboxCall('GET', '/ledger')).json()) as { calls: LedgerCall[] }).calls;
-}
-
-function sandboxCall(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${sandbox.url}${path}`, {
-    method,
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    logger: createLogger({ name: 'worker-provisioning-test', level: 'silent' }),
   });
-}
-
-/** This suite runs what users run; a missing or stale build would test old code. */
-function assertBuilt(entry: string, srcDir: string): void {
-  const newest = (dir: string): number =>
-    Math.max(
-      ...readdirSync(dir, { withFileTypes: true }).map((item) =>
-        item.isDirectory() ? newest(join(dir, item.name)) : statSync(join(dir, item.name)).mtimeMs,
-      ),
-    );
-  const built = statSync(entry, { throwIfNoEntry: false });
-  if (built === undefined || built.mtimeMs < newest(srcDir)) {
-    throw new Error(
-      `${entry} is missing or older than ${srcDir}: run \`pnpm --filter @switchyard/sandbox build\` first`,
-    );
-  }
 }

@@ -5,6 +5,11 @@
  * 1. Validate: events' `parsePublishRequest` then `createEnvelope`. Throws
  *    SchemaInvalidError, UnknownEventTypeError or UnknownEventVersionError;
  *    nothing touches Redis.
+ * 1b. Backpressure (backlog-gate.ts): when any target queue's backlog has
+ *    reached its limit, nothing is claimed or enqueued. The ledger is read
+ *    (GET, no claim) so that a key already accepted with this payload is
+ *    still answered 'duplicate' and a different payload still 409; anything
+ *    else (no record, or a pending one) is refused with BacklogFullError.
  * 2. Claim the idempotency key: `SET <prefix>:idempotency:<key> <pending
  *    record> NX EX <window> GET` (see idempotency-record.ts), one round trip
  *    that either claims the key or returns the record already there.
@@ -19,7 +24,10 @@
  *      id, so BullMQ ignores jobs that already exist and a retry completes an
  *      interrupted publish instead of losing it.
  * 3. Fan out: one job per subscriber queue (name = type, data = envelope,
- *    jobId = eventId), all in one MULTI/EXEC (fan-out.ts says what that does
+ *    jobId = eventId, plus the request's `delayMs` / `priority` as BullMQ's
+ *    `delay` / `priority`; these are delivery options, neither in the envelope
+ *    nor in the payload fingerprint, so a retry with other values is still a
+ *    duplicate), all in one MULTI/EXEC (fan-out.ts says what that does
  *    and does not guarantee). A type with no subscribers is accepted with
  *    `queues: []`.
  *
@@ -30,7 +38,10 @@
  * purpose (its EXEC may have run): the caller should retry it.
  *
  * publishBatch(inputs): every item is validated on its own (invalid ones are
- * reported by index, never thrown); the valid ones are claimed in ONE
+ * reported by index, never thrown); the backlog of every target queue is
+ * checked once, and items bound for a full queue are answered per item like
+ * a single publish (duplicate, conflict, or rejected with the
+ * SY_ERR_BACKLOG_FULL error) while the others go on; the rest are claimed in ONE
  * pipeline, fanned out in ONE addBulk and marked accepted in ONE pipeline.
  * Items are claimed in order, so a later item with an earlier item's key is
  * its duplicate (same payload) or a conflict (different payload); both are
@@ -55,9 +66,10 @@ import {
   payloadFingerprint,
   queueNameOf,
   subscribersOf,
-  type Envelope,
+  type StoredEnvelope,
   type EventType,
 } from '@switchyard/events';
+import type { BacklogFullError } from './errors.js';
 import {
   IdempotencyConflictError,
   IdempotencyRecordInvalidError,
@@ -65,7 +77,8 @@ import {
   PublisherClosedError,
   RedisUnavailableError,
 } from './errors.js';
-import { FanOut, type Delivery } from './fan-out.js';
+import { BacklogGate } from './backlog-gate.js';
+import { FanOut, type Delivery, type DeliveryOptions } from './fan-out.js';
 import {
   decodeIdempotencyRecord,
   encodeIdempotencyRecord,
@@ -107,6 +120,23 @@ export interface RedisPublisherOptions {
   newId?: () => string;
   /** Where re-driven records and failed fan-outs are reported. Default: silent. */
   logger?: PublisherLogger;
+  /**
+   * Backpressure: the most jobs a subscriber queue's backlog (waiting +
+   * prioritized + delayed jobs already due) may hold; once it is reached,
+   * publishes to that queue fail with BacklogFullError. `Infinity` turns the
+   * check off. Default 100 000.
+   */
+  backlogLimit?: number;
+  /** Per-queue limits that win over `backlogLimit`, e.g. `{ billing: 100 }`. Default none. */
+  backlogLimits?: Readonly<Record<string, number>>;
+  /**
+   * How long a queue's backlog figure is reused before it is read again, in
+   * ms: the limit is approximate by what arrives within one interval. 0 reads
+   * it on every publish. Default 250.
+   */
+  backlogCheckIntervalMs?: number;
+  /** The `retryAfterSeconds` a BacklogFullError carries. Default 5. */
+  backlogRetryAfterSeconds?: number;
 }
 
 export interface PublishOptions {
@@ -151,11 +181,13 @@ export interface RedisPublisher {
 
 /** A validated input, ready to be claimed and fanned out. */
 interface PreparedEvent {
-  envelope: Envelope;
+  envelope: StoredEnvelope;
   fingerprint: string;
   queues: string[];
   /** The ledger key of `envelope.idempotencyKey`. */
   recordKey: string;
+  /** BullMQ delay / priority of its jobs. */
+  delivery: DeliveryOptions;
 }
 
 const silent: PublisherLogger = { info: () => undefined, warn: () => undefined };
@@ -170,6 +202,15 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
   const newId = options.newId;
   const logger = options.logger ?? silent;
   const fanOut = new FanOut({ connection, prefix });
+  const backlogGate = new BacklogGate({
+    connection,
+    prefix,
+    limit: options.backlogLimit ?? 100_000,
+    limits: options.backlogLimits ?? {},
+    intervalMs: options.backlogCheckIntervalMs ?? 250,
+    retryAfterSeconds: Math.max(1, Math.ceil(options.backlogRetryAfterSeconds ?? 5)),
+    now: () => now().getTime(),
+  });
   let closed = false;
 
   function prepare(input: unknown, idempotencyKeyHeader?: string): PreparedEvent {
@@ -180,6 +221,10 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
       fingerprint: payloadFingerprint(envelope),
       queues: [...queuesOf(envelope.type)],
       recordKey: idempotencyRecordKey(prefix, envelope.idempotencyKey, envelope.tenantId),
+      delivery: {
+        ...(request.delayMs === undefined ? {} : { delay: request.delayMs }),
+        ...(request.priority === undefined ? {} : { priority: request.priority }),
+      },
     };
   }
 
@@ -221,6 +266,7 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
         correlationId: record.correlationId,
       },
       queues: record.queues,
+      options: event.delivery,
     };
   }
 
@@ -245,6 +291,30 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
       `idempotency key "${event.envelope.idempotencyKey}" was already used for a different payload`,
       { details: { idempotencyKey: event.envelope.idempotencyKey } },
     );
+  }
+
+  /** A refusal for each of `queues` whose backlog is full (usually none). */
+  async function backlogRefusals(
+    queues: Iterable<string>,
+    deadline: number,
+  ): Promise<Map<string, BacklogFullError>> {
+    return step('reading the subscriber backlogs', deadline, () => backlogGate.refusals(queues));
+  }
+
+  /**
+   * What a publish refused for backpressure answers: the ledger still decides
+   * duplicates and conflicts (read, never claimed); otherwise the refusal.
+   */
+  function answerRefused(
+    event: PreparedEvent,
+    stored: unknown,
+    refusal: BacklogFullError,
+  ): PublishReceipt | PublishError {
+    if (typeof stored !== 'string') return refusal;
+    const record = decodeIdempotencyRecord(event.recordKey, stored);
+    if (record.fingerprint !== event.fingerprint) return conflict(event);
+    if (record.state === 'accepted') return receipt(event, record, 'duplicate');
+    return refusal;
   }
 
   function assertOpen(): void {
@@ -312,6 +382,15 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
     assertOpen();
     const event = prepare(input, publishOptions.idempotencyKeyHeader);
     const deadline = Date.now() + timeoutMs;
+    const refusal = (await backlogRefusals(event.queues, deadline)).values().next().value;
+    if (refusal !== undefined) {
+      const found = await step('reading the idempotency record', deadline, () =>
+        connection.get(event.recordKey),
+      );
+      const answer = answerRefused(event, found, refusal);
+      if (answer instanceof PublishError) throw answer;
+      return answer;
+    }
     const stored = await step('claiming the idempotency key', deadline, () =>
       connection.set(
         event.recordKey,
@@ -327,7 +406,10 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
     if (stored === null) {
       record = pendingRecord(event);
       status = 'accepted';
-      await fanOutOrReport([{ envelope: event.envelope, queues: event.queues }], deadline);
+      await fanOutOrReport(
+        [{ envelope: event.envelope, queues: event.queues, options: event.delivery }],
+        deadline,
+      );
     } else {
       record = decodeIdempotencyRecord(event.recordKey, stored);
       status = 'duplicate';
@@ -355,8 +437,34 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
         results[index] = rejected(index, error);
       }
     });
+    const deadline = Date.now() + timeoutMs;
+    const refusals =
+      valid.length === 0
+        ? new Map<string, BacklogFullError>()
+        : await backlogRefusals(
+            valid.flatMap(({ event }) => event.queues),
+            deadline,
+          );
+    if (refusals.size > 0) {
+      const refused = valid.filter(({ event }) => event.queues.some((q) => refusals.has(q)));
+      const found = await runPipeline('reading the idempotency records', deadline, (pipeline) => {
+        for (const { event } of refused) pipeline.get(event.recordKey);
+      });
+      refused.forEach(({ index, event }, position) => {
+        const refusal = refusals.get(event.queues.find((q) => refusals.has(q))!)!;
+        let answer: PublishReceipt | PublishError;
+        try {
+          answer = answerRefused(event, found[position], refusal);
+        } catch (error) {
+          if (!(error instanceof IdempotencyRecordInvalidError)) throw error;
+          answer = error;
+        }
+        results[index] =
+          answer instanceof PublishError ? rejected(index, answer) : { index, ...answer };
+      });
+      valid.splice(0, valid.length, ...valid.filter(({ index }) => results[index] === undefined));
+    }
     if (valid.length > 0) {
-      const deadline = Date.now() + timeoutMs;
       const claims = await runPipeline('claiming the idempotency keys', deadline, (pipeline) => {
         for (const { event } of valid) {
           pipeline.set(
@@ -377,7 +485,11 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
         const stored = claims[position];
         if (stored === null) {
           const record = pendingRecord(event);
-          deliveries.push({ envelope: event.envelope, queues: event.queues });
+          deliveries.push({
+            envelope: event.envelope,
+            queues: event.queues,
+            options: event.delivery,
+          });
           delivered.add(record.eventId);
           toAccept.set(event.recordKey, record);
           results[index] = { index, ...receipt(event, record, 'accepted') };

@@ -52,3 +52,58 @@ export class PublisherClosedError extends PublishError {
 export class IdempotencyRecordInvalidError extends PublishError {
   readonly code = 'SY_ERR_IDEMPOTENCY_RECORD_INVALID';
 }
+
+/**
+ * Backpressure: a subscriber queue's backlog (waiting + prioritized + delayed
+ * jobs already due) has reached its limit. Nothing was enqueued and the
+ * idempotency key was not claimed, so the same publish may be retried after
+ * `retryAfterSeconds` (the producer answers 429 with that `Retry-After`).
+ */
+export class BacklogFullError extends PublishError {
+  readonly code = 'SY_ERR_BACKLOG_FULL';
+  /** How long the caller should wait before retrying, in whole seconds (at least 1). */
+  readonly retryAfterSeconds: number;
+  declare readonly details: {
+    queue: string;
+    backlog: number;
+    limit: number;
+    retryAfterSeconds: number;
+  };
+
+  constructor(
+    message: string,
+    details: { queue: string; backlog: number; limit: number; retryAfterSeconds: number },
+  ) {
+    super(message, { details });
+    this.retryAfterSeconds = details.retryAfterSeconds;
+  }
+}
+
+/**
+ * HTTP transport: the producer could not be reached or kept failing (network
+ * error, timeout, 5xx other than a Redis outage, draining) after the bounded
+ * retries. Whether the last attempt was applied is unknown: publishing again
+ * with the same idempotency key is safe.
+ */
+export class ProducerUnavailableError extends PublishError {
+  readonly code = 'SY_ERR_PRODUCER_UNAVAILABLE';
+}
+
+/**
+ * HTTP transport: the producer refused the request for a reason that is not
+ * an event error (401 bad API key, 413 too large, ...). `code` and `status`
+ * are the producer's; never retried.
+ */
+export class ProducerRequestError extends PublishError {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(
+    message: string,
+    options: { code: string; status: number; details?: Record<string, unknown> },
+  ) {
+    super(message, options.details === undefined ? {} : { details: options.details });
+    this.code = options.code;
+    this.status = options.status;
+  }
+}

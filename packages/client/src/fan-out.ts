@@ -31,13 +31,22 @@ import {
   type RedisQueueBackend,
 } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { deliveryJobOptions, type Envelope } from '@switchyard/events';
+import { deliveryJobOptions, type StoredEnvelope } from '@switchyard/events';
 import { PublisherClosedError, RedisUnavailableError } from './errors.js';
 
-/** One event and the queues it goes to. */
+/** BullMQ job options a publish may set; everything else is deliveryJobOptions. */
+export interface DeliveryOptions {
+  /** ms before the jobs may be taken (BullMQ `delay`). */
+  delay?: number;
+  /** BullMQ `priority`: 1 is the highest; unset is plain FIFO ahead of no one. */
+  priority?: number;
+}
+
+/** One event, the queues it goes to and how. */
 export interface Delivery {
-  envelope: Envelope;
+  envelope: StoredEnvelope;
   queues: readonly string[];
+  options?: DeliveryOptions;
 }
 
 /** createRedisBackend, but `addFlow` throws when any job of the transaction failed. */
@@ -82,14 +91,14 @@ export class FanOut {
 
   /** Adds every delivery's jobs in one transaction (see the header for what that guarantees). */
   async add(deliveries: readonly Delivery[]): Promise<void> {
-    const flows: FlowJob[] = deliveries.flatMap(({ envelope, queues }) =>
+    const flows: FlowJob[] = deliveries.flatMap(({ envelope, queues, options }) =>
       queues.map((queueName) => ({
         name: envelope.type,
         queueName,
         data: envelope,
         // The event id as job id: a repeated fan-out of the same event is a
         // no-op in every queue that already has it.
-        opts: { ...deliveryJobOptions, jobId: envelope.id },
+        opts: { ...deliveryJobOptions, ...options, jobId: envelope.id },
       })),
     );
     if (flows.length === 0) return;

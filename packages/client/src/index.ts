@@ -1,4 +1,24 @@
 export {
+  createPublisher,
+  type CreatePublisherOptions,
+  type RedisTransportOptions,
+} from './create-publisher.js';
+export {
+  createHttpPublisher,
+  errorFromAnswer,
+  retryAfterSecondsOf,
+  type HttpPublisherOptions,
+} from './create-http-publisher.js';
+export {
+  toPublishRequest,
+  type PublishBatchItem,
+  type PublishBatchResult,
+  type PublishEventOptions,
+  type PublishRequestBody,
+  type Publisher,
+  type TransportPublisher,
+} from './publisher.js';
+export {
   createRedisPublisher,
   type BatchItemResult,
   type PublishOptions,
@@ -9,12 +29,17 @@ export {
   type RedisPublisherOptions,
   type RejectedItem,
 } from './create-redis-publisher.js';
+export { BacklogGate, type BacklogGateOptions } from './backlog-gate.js';
 export {
+  BacklogFullError,
   IdempotencyConflictError,
   IdempotencyRecordInvalidError,
+  ProducerRequestError,
+  ProducerUnavailableError,
   PublishError,
   PublisherClosedError,
   RedisUnavailableError,
 } from './errors.js';
 export { idempotencyRecordKey, type IdempotencyRecord } from './idempotency-record.js';
+export type { DeliveryOptions } from './fan-out.js';
 export { deliveryJobOptions } from '@switchyard/events';

@@ -150,7 +150,7 @@ describe('parsePublishRequest', () => {
       ['a string version', { ...signup, version: '1' }],
       ['a fractional version', { ...signup, version: 1.5 }],
       ['data that is an array', { ...signup, data: [] }],
-      ['an unknown envelope key', { ...signup, priority: 1 }],
+      ['an unknown envelope key', { ...signup, routingHint: 'fast' }],
       ['a bad timestamp', { ...signup, occurredAt: 'yesterday' }],
       ['a tenant with spaces', { ...signup, tenantId: 'a b' }],
       ['an over-long idempotency key', { ...signup, idempotencyKey: 'k'.repeat(201) }],

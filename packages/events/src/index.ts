@@ -6,11 +6,13 @@ export {
   isEventType,
   latestVersion,
   versionsOf,
+  type AnyVersionEventData,
   type Catalogue,
   type EventData,
   type EventType,
   type EventVersion,
   type EventVersionDefinition,
+  type LatestVersion,
 } from './catalogue.js';
 export {
   createEnvelope,
@@ -18,9 +20,12 @@ export {
   parseEnvelope,
   parsePublishRequest,
   publishRequestSchema,
+  upcastEnvelope,
   type Envelope,
   type EnvelopeDefaults,
+  type ParseEnvelopeOptions,
   type RawEnvelope,
+  type StoredEnvelope,
   type ValidPublishRequest,
 } from './envelope.js';
 export {
@@ -34,6 +39,13 @@ export {
 export { idempotencyKey as idempotencyKeySchema } from './fields.js';
 export { canonicalJson, deriveIdempotencyKey, payloadFingerprint } from './idempotency-key.js';
 export { eventDataJsonSchemas, publishRequestJsonSchema, type JsonSchema } from './json-schema.js';
+export {
+  checkSchemaSnapshots,
+  snapshotFileName,
+  type SchemaCheckResult,
+  type SchemaProblem,
+  type SchemaSnapshot,
+} from './schema-compatibility.js';
 export {
   deadLetterQueueNameOf,
   isSubscriberName,

@@ -4,6 +4,7 @@ import {
   deadLetterQueueNameOf,
   eventDataJsonSchemas,
   eventTypes,
+  findEventVersion,
   isSubscriberName,
   latestVersion,
   publishRequestJsonSchema,
@@ -11,6 +12,7 @@ import {
   subscriberNames,
   subscribers,
   subscribersOf,
+  versionsOf,
 } from './index.js';
 
 describe('routing table', () => {
@@ -58,7 +60,21 @@ describe('catalogue', () => {
   });
 
   it('knows the newest version of each type', () => {
-    expect(latestVersion('user.signed_up')).toBe(1);
+    expect(latestVersion('user.signed_up')).toBe(2);
+    expect(latestVersion('payment.failed')).toBe(1);
+  });
+
+  it('numbers versions 1..n, with an upcaster on every version but the first', () => {
+    for (const type of eventTypes) {
+      const versions = versionsOf(type);
+      expect(versions).toEqual(versions.map((_v, index) => index + 1));
+      for (const version of versions) {
+        const definition = findEventVersion(type, version);
+        expect(typeof definition?.upcast, `${type} v${version}`).toBe(
+          version === 1 ? 'undefined' : 'function',
+        );
+      }
+    }
   });
 });
 
@@ -82,7 +98,11 @@ describe('JSON Schema export', () => {
   it('gives one branch per type and version in the publish request', () => {
     const schema = publishRequestJsonSchema();
     const branches = schema.oneOf as { title: string; properties: { type: { const: string } } }[];
-    expect(branches.map((b) => b.title)).toEqual(['user.signed_up v1', 'payment.failed v1']);
+    expect(branches.map((b) => b.title)).toEqual([
+      'user.signed_up v1',
+      'user.signed_up v2',
+      'payment.failed v1',
+    ]);
     expect(branches[0]?.properties.type.const).toBe('user.signed_up');
   });
 });

@@ -11,9 +11,9 @@
  * type `backoffStrategyName`).
  */
 export interface BackoffOptions {
-  /** Delay after the first failed attempt, in ms. Default: 1000. */
+  /** Delay after the first failed attempt, in ms (0..2147483647). Default: 1000. */
   baseMs: number;
-  /** Largest delay, in ms. Default: 300000 (5 min). */
+  /** Largest delay, in ms (baseMs..2147483647). Default: 300000 (5 min). */
   maxMs: number;
   /** Share (0..1) a delay may be shortened by at random. Default: 0.2. */
   jitter: number;

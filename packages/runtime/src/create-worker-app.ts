@@ -77,6 +77,7 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
     lockDurationMs: env.LOCK_DURATION_MS,
     stalledIntervalMs: env.STALLED_INTERVAL_MS,
     maxStalledCount: env.MAX_STALLED_COUNT,
+    startupTimeoutMs: env.STARTUP_TIMEOUT_MS,
   });
   let health: HealthServer | undefined;
   let stopping: Promise<void> | undefined;

@@ -1,7 +1,8 @@
 /**
  * One subscriber's worker: a BullMQ Worker on the subscriber's queue that
- * re-validates each job's envelope and dispatches it to the handler of its
- * event type, under that handler's policy.
+ * re-validates each job's envelope, upcasts it to its type's newest version
+ * and dispatches it to the handler of its event type, under that handler's
+ * policy.
  *
  * Job contract (set by the producer/client, `deliveryJobOptions`): queue
  * `queueNameOf(subscriber)` under `prefix`, job name = event type, jobId =
@@ -9,20 +10,46 @@
  * maxHandlerAttempts (a ceiling) and backoff type `switchyard`, which this
  * worker implements (`settings.backoffStrategy`).
  *
+ * Jobs added by other means keep working, with the job's own options
+ * authoritative for the attempt ceiling:
+ * - backoff of ANY custom type (not only `switchyard`): our capped,
+ *   jittered backoffDelay(handler.backoff, n);
+ * - no backoff at all: treated as `switchyard` (the worker sets it on the
+ *   job in memory before BullMQ's moveToFailed reads it), so a retry waits
+ *   the capped delay instead of BullMQ's immediate retry (a hot loop);
+ * - BullMQ's built-in types ('fixed', 'exponential') keep BullMQ's meaning:
+ *   its delay (uncapped for 'exponential'); the runtime still decides
+ *   whether to retry (attempt limit, retry budget judged on our delay).
+ *
  * Guarantees:
  * - The runtime owns the attempt limit: min(job.opts.attempts ?? 1,
  *   handler.attempts). A job that fails for good (permanent error, invalid
- *   envelope, unknown type, no handler, last attempt, retry budget spent)
- *   gets its dead-letter record first and is then failed with BullMQ's
- *   UnrecoverableError (see dead-letter-queue.ts for the kill windows).
+ *   envelope, unknown type, no handler, last attempt, retry budget spent,
+ *   stalled more than maxStalledCount times) gets its dead-letter record
+ *   first and is then failed with BullMQ's UnrecoverableError (see
+ *   dead-letter-queue.ts for the kill windows). Record attempt numbers are
+ *   attemptsMade + 1 (hand-backs and rate-limit bounces are not attempts).
+ * - Unexpected errors (a Redis error on the DLQ or attempt-error log, a
+ *   handler's isPermanent throwing, ...) do not bypass this: on the last
+ *   attempt the job is still dead-lettered (best effort), otherwise retried.
+ * - A dead-letter record is written only while this worker holds the job's
+ *   lock (extended just before the write); a lock renewal failure aborts the
+ *   job's ctx.signal (LockLostError) and writes nothing: BullMQ may already
+ *   have handed the job to another worker.
  * - A transient failure is retried after backoffDelay(handler.backoff, n).
- * - A rate-limited failure rate-limits the whole queue (`queue.rateLimit`)
- *   and hands the job back without counting an attempt.
+ * - A rate-limited failure holds the whole queue, every replica: the
+ *   queue's limiter key is set (only ever lengthened) for
+ *   max(retryAfter, backoffDelay(handler.backoff, bounces), 100 ms), and
+ *   the job goes back to wait without counting an attempt. BullMQ 6.7
+ *   honours that key in moveToActive only for a worker with a limiter, so
+ *   every worker gets one (`rateLimit`, by default too large to bind).
  * - An attempt lasts at most `timeoutMs`: ctx.signal aborts, and the worker
  *   stops waiting for the handler (it keeps no slot), failing the attempt
  *   with a TimeoutError.
  * - close(): no new jobs; in-flight jobs get the deadline, then are aborted
- *   and handed back (moveToWait + WaitingError) without counting an attempt.
+ *   and handed back (moveToWait + WaitingError) without counting an attempt;
+ *   a handler that still finishes successfully while unwinding from that
+ *   abort completes its job (its work is not handed back to run again).
  * - Every step logs one line inside withCorrelation, and every finished
  *   attempt is counted in `sy_jobs_total`.
  */
@@ -33,6 +60,8 @@ import {
   UnknownEventTypeError,
   UnknownEventVersionError,
   backoffStrategyName,
+  deadLetterQueueNameOf,
+  maxHandlerAttempts,
   parseEnvelope,
   queueNameOf,
   subscribers,
@@ -46,16 +75,18 @@ import { backoffDelay, defaultBackoff } from './backoff.js';
 import { createConcurrencyLimit, type ConcurrencyLimit } from './concurrency-limit.js';
 import { openDeadLetterQueue, type DeadLetterQueue } from './dead-letter-queue.js';
 import { createDeadLetterRecord, type DeadLetterReason } from './dead-letter-record.js';
-import type { Handler, HandlerContext } from './define-handler.js';
+import { maxTimerMs, type Handler, type HandlerContext } from './define-handler.js';
 import { createEffectStore, defaultEffectTtlMs, type EffectStore } from './effect-once.js';
 import {
   AlreadyDeadLetteredError,
+  LockLostError,
   NoHandlerError,
   StalledJobError,
   TimeoutError,
   TransientError,
   WorkerClosingError,
   WorkerConfigError,
+  WorkerStartTimeoutError,
   classifyFailure,
   errorCode,
 } from './errors.js';
@@ -99,18 +130,40 @@ export interface CreateWorkerOptions {
   allowEvictionPolicy?: boolean;
   /**
    * BullMQ lockDuration: a job whose worker stops renewing its lock for this
-   * long is considered stalled. Also the lease of ctx.once. Default: 30000.
+   * long is considered stalled. Also the lease of ctx.once. 1..2147483647.
+   * Default: 30000.
    */
   lockDurationMs?: number;
-  /** BullMQ stalledInterval: how often stalled jobs are looked for. Default: 30000. */
+  /** BullMQ stalledInterval: how often stalled jobs are looked for; 1..2147483647. Default: 30000. */
   stalledIntervalMs?: number;
   /**
-   * BullMQ maxStalledCount: redeliveries after stalls before BullMQ fails the
-   * job itself (without a DLQ record). Default: 1.
+   * Redeliveries after stalls (the job's lock expired: its worker died or
+   * hung) a job may have; the worker that takes it after more dead-letters
+   * it (reason 'stalled') without running the handler. Enforced by the
+   * runtime, so the record is written before the job fails; BullMQ's own
+   * maxStalledCount is set out of reach. Default: 1.
    */
   maxStalledCount?: number;
-  /** How long ctx.once keeps a done marker. Default: 7 days. */
+  /**
+   * How long ctx.once keeps a done marker (see HandlerContext.once for the
+   * sizing). Default: 7 days.
+   */
   effectTtlMs?: number;
+  /**
+   * The queue-wide limiter of every worker of this subscriber: at most `max`
+   * jobs start per `durationMs` across all replicas (BullMQ `limiter`).
+   * Every worker needs one: BullMQ 6.7 only honours a rate limit set after a
+   * 429 (for every replica) in workers that have a limiter. Default:
+   * { max: 1000000000, durationMs: 1000 }, which never binds, so only those
+   * rate limits apply. (Issue 4 makes it configurable per app.)
+   */
+  rateLimit?: { max: number; durationMs: number };
+  /**
+   * How long start() may take (Redis unreachable: ioredis retries forever)
+   * before it closes what it built and rejects with WorkerStartTimeoutError.
+   * 1..2147483647. Default: 30000.
+   */
+  startupTimeoutMs?: number;
 }
 
 export interface SubscriberWorker {
@@ -140,6 +193,34 @@ const abortGraceMs = 1_000;
 const abortUnwindMs = 500;
 /** How long a QUIT may take before the connection is dropped. */
 const quitTimeoutMs = 1_000;
+/** The limiter every worker gets by default: large enough never to bind. */
+export const defaultRateLimit: Readonly<{ max: number; durationMs: number }> = Object.freeze({
+  max: 1_000_000_000,
+  durationMs: 1_000,
+});
+/** Default of `startupTimeoutMs`. */
+export const defaultStartupTimeoutMs = 30_000;
+/** Shortest queue-wide wait after a rate-limited attempt, so a Retry-After of 0 cannot hot-loop. */
+export const minRateLimitWaitMs = 100;
+/**
+ * BullMQ's maxStalledCount: out of reach, so BullMQ never fails a stalled
+ * job itself (without our record); the runtime enforces `maxStalledCount`.
+ */
+const bullmqMaxStalledCount = 1_000_000;
+/**
+ * KEYS[1] the queue's limiter key; ARGV[1] wait ms; ARGV[2] the limiter's max.
+ * Sets the key as Queue.rateLimit does (a count every limiter treats as
+ * reached, PX wait), unless it already holds the queue back at least that
+ * long: a later, shorter Retry-After never shortens a longer wait.
+ * Returns 1 when it set the key, 0 when it kept the longer wait.
+ */
+const lengthenRateLimitScript = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if current >= tonumber(ARGV[2]) and redis.call('PTTL', KEYS[1]) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], '${Number.MAX_SAFE_INTEGER}', 'PX', ARGV[1])
+return 1`;
 
 export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
   const subscriber = checkHandlers(options.handlers);
@@ -161,11 +242,60 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
   const clock = options.clock ?? (() => performance.now());
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
-  const lockDurationMs = options.lockDurationMs ?? 30_000;
+  const integer = (name: string, value: number, min: number, max: number): number => {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new WorkerConfigError(`${name} must be an integer in ${min}..${max}, got ${value}`);
+    }
+    return value;
+  };
+  const lockDurationMs = integer('lockDurationMs', options.lockDurationMs ?? 30_000, 1, maxTimerMs);
+  const stalledIntervalMs = integer(
+    'stalledIntervalMs',
+    options.stalledIntervalMs ?? 30_000,
+    1,
+    maxTimerMs,
+  );
+  const maxStalledCount = integer(
+    'maxStalledCount',
+    options.maxStalledCount ?? 1,
+    0,
+    bullmqMaxStalledCount - 1,
+  );
+  const startupTimeoutMs = integer(
+    'startupTimeoutMs',
+    options.startupTimeoutMs ?? defaultStartupTimeoutMs,
+    1,
+    maxTimerMs,
+  );
+  const rateLimit = {
+    max: integer('rateLimit.max', options.rateLimit?.max ?? defaultRateLimit.max, 1, 2 ** 31 - 1),
+    durationMs: integer(
+      'rateLimit.durationMs',
+      options.rateLimit?.durationMs ?? defaultRateLimit.durationMs,
+      1,
+      maxTimerMs,
+    ),
+  };
+  const effectTtlMs = integer(
+    'effectTtlMs',
+    options.effectTtlMs ?? defaultEffectTtlMs,
+    1,
+    Number.MAX_SAFE_INTEGER,
+  );
   const logger = options.logger.child({ workerId: options.workerId });
   const metrics = createWorkerMetrics(options.registry);
-  /** The abort controller of every job in flight; close() aborts them past its deadline. */
-  const inFlight = new Set<AbortController>();
+  /** The abort controller of every job in flight, with its job id; close() aborts them past its deadline. */
+  const inFlight = new Map<AbortController, string | undefined>();
+  /**
+   * Errors that carry the runtime's decision for BullMQ (fail for good, hand
+   * back, rate-limited, retry, lock lost); anything else reaching the end of
+   * processJob is unexpected and decided there.
+   */
+  const decisions = new WeakSet<object>();
+  const decided = <E extends object>(error: E): E => {
+    decisions.add(error);
+    return error;
+  };
   /** The delay the processor chose for a retry, read back by the backoff strategy. */
   const retryDelays = new WeakMap<object, number>();
   const largestRetryBudget = Math.max(...options.handlers.map((h) => h.retryBudgetMs));
@@ -179,8 +309,14 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
   let attemptErrors: ReturnType<typeof createAttemptErrorLog> | undefined;
   let running: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
+  /** Listeners start() put on the connection; close() takes them off (it may be the caller's). */
+  let connectionListeners: { error: (error: Error) => void; ready: () => void } | undefined;
 
-  /** The `switchyard` backoff: the delay chosen when the attempt failed, else computed afresh. */
+  /**
+   * The backoff of every custom type (`switchyard` or any other; BullMQ
+   * calls it for no built-in type): the delay chosen when the attempt
+   * failed, else computed afresh.
+   */
   const backoffStrategy = (attemptsMade: number, _type?: string, error?: Error, job?: Job) => {
     const chosen = error ? retryDelays.get(error) : undefined;
     if (chosen !== undefined) return chosen;
@@ -191,10 +327,20 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
   /** Writes the job's dead-letter record (idempotent by job id) and counts and logs it. */
   const writeDeadLetter = async (
     job: Job,
+    token: string | undefined,
     reason: DeadLetterReason,
     error: unknown,
     attempt: number,
   ): Promise<void> => {
+    // Only while the job is ours: after a lost lock it may be alive on another worker.
+    if (token !== undefined && (await job.extendLock(token, lockDurationMs)) === 0) {
+      logger.warn({ reason, code: errorCode(error) }, 'lock lost; not dead-lettering the job');
+      throw decided(
+        new LockLostError(`lost the lock of job ${job.id ?? ''} before dead-lettering it`, {
+          cause: error,
+        }),
+      );
+    }
     const failedAt = new Date(now());
     const jobId = job.id ?? '';
     const earlier = await attemptErrors!.read(jobId);
@@ -215,7 +361,7 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
       workerId: options.workerId,
     });
     await deadLetters!.write(record);
-    await attemptErrors!.clear(jobId);
+    await clearAttemptErrors(jobId);
     metrics.countDeadLetter(subscriber, reason);
     logger.error(
       { reason, code: errorCode(error), attempts: attempt, dlqJobId: jobId },
@@ -223,115 +369,185 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     );
   };
 
+  /** Forgets a job's attempt errors, best effort: a Redis hiccup here changes no outcome (the key expires). */
+  const clearAttemptErrors = async (jobId: string): Promise<void> => {
+    try {
+      await attemptErrors!.clear(jobId);
+    } catch (error) {
+      logger.warn({ err: error, jobId }, 'could not clear the attempt-error log; it expires');
+    }
+  };
+
   /** Dead-letters the job and returns the error that makes BullMQ fail it without a retry. */
   const deadLetter = async (
     job: Job,
+    token: string | undefined,
     reason: DeadLetterReason,
     error: unknown,
     attempt: number,
   ): Promise<UnrecoverableError> => {
-    await writeDeadLetter(job, reason, error, attempt);
-    return unrecoverable(error);
+    await writeDeadLetter(job, token, reason, error, attempt);
+    return decided(unrecoverable(error));
   };
 
   /**
-   * A job whose lock expired more than maxStalledCount times is marked by
-   * BullMQ's stalled check (`deferredFailure`) and failed by the next worker
-   * that takes it, without calling our processor. That worker writes the
-   * dead-letter record on the 'failed' event: nothing on the hot path. The
-   * window left: this worker dying between BullMQ's failing the job and the
-   * write (the job stays in the failed set, kept 7 days).
+   * A job without backoff would be retried by BullMQ at once (a hot loop);
+   * BullMQ's moveToFailed reads the in-memory job.opts.backoff, so setting
+   * the `switchyard` type there makes it ask our strategy for the delay.
    */
-  const deadLetterIfStalledOut = async (job: Job): Promise<void> => {
-    if (!job.deferredFailure) return;
-    const attempt = Math.max(1, job.attemptsStarted);
-    await withCorrelation(correlationOf(job, subscriber, attempt), () =>
-      writeDeadLetter(job, 'stalled', new StalledJobError(job.deferredFailure ?? ''), attempt),
-    );
+  const ensureBackoff = (job: Job): void => {
+    if (!job.opts.backoff) job.opts.backoff = { type: backoffStrategyName };
+  };
+
+  /**
+   * Decides a job whose processing threw something the runtime did not
+   * decide on (Redis errors on the DLQ or attempt-error log, isPermanent
+   * throwing, a parse error that is not an EventError, ...): retried while
+   * attempts remain; on the last attempt dead-lettered, best effort.
+   */
+  const onUnexpected = async (
+    job: Job,
+    token: string | undefined,
+    attempt: number,
+    error: unknown,
+  ): Promise<unknown> => {
+    const handler = handlers.get(job.name);
+    const attempts = Math.min(job.opts.attempts ?? 1, handler?.attempts ?? maxHandlerAttempts);
+    metrics.countJob(subscriber, 'failed');
+    if (attempt < attempts) {
+      logger.error({ err: error, willRetry: true, attempts }, 'job failed unexpectedly');
+      ensureBackoff(job);
+      return error;
+    }
+    logger.error({ err: error, willRetry: false, attempts }, 'job failed unexpectedly');
+    try {
+      return await deadLetter(job, token, 'attempts_exhausted', error, attempt);
+    } catch (writeError) {
+      if (decisions.has(writeError as object)) return writeError;
+      logger.error(
+        { err: writeError },
+        'could not dead-letter the job; BullMQ fails it without a record',
+      );
+      return error;
+    }
   };
 
   const processJob = async (job: Job, token?: string, jobSignal?: AbortSignal): Promise<void> => {
     const attempt = job.attemptsMade + 1;
     await withCorrelation(correlationOf(job, subscriber, attempt), async () => {
-      logger.info({ jobId: job.id, jobName: job.name }, 'job received');
-      // A redelivery may follow a worker killed between the DLQ write and the fail.
-      const redelivered = job.attemptsStarted > job.attemptsMade + 1 || job.stalledCounter > 0;
-      if (redelivered && job.id !== undefined && (await deadLetters!.has(job.id))) {
-        logger.warn({ jobId: job.id }, 'redelivered job is already dead-lettered; failing it');
-        throw unrecoverable(
-          new AlreadyDeadLetteredError(`job ${job.id} already has a dead-letter record`),
-        );
-      }
-
-      let envelope: Envelope;
       try {
-        envelope = parseEnvelope(job.data);
+        await processAttempt(job, token, jobSignal, attempt);
       } catch (error) {
-        if (!(error instanceof EventError)) throw error;
-        const unknown =
-          error instanceof UnknownEventTypeError || error instanceof UnknownEventVersionError;
-        reject(error);
-        throw await deadLetter(job, unknown ? 'unknown_event' : 'schema_invalid', error, attempt);
+        if (typeof error === 'object' && error !== null && decisions.has(error)) throw error;
+        throw await onUnexpected(job, token, attempt, error);
       }
-      const handler = handlers.get(envelope.type);
-      if (!handler) {
-        const error = new NoHandlerError(
-          `subscriber "${subscriber}" has no handler for "${envelope.type}"`,
-        );
-        reject(error);
-        throw await deadLetter(job, 'no_handler', error, attempt);
-      }
-
-      // Per-job controller: aborted by the timeout, by close() or by BullMQ's
-      // job signal, and forgotten when the job settles, so no process-lived
-      // signal accumulates listeners.
-      const control = new AbortController();
-      inFlight.add(control);
-      const onJobAbort = () => control.abort(jobSignal?.reason);
-      jobSignal?.addEventListener('abort', onJobAbort, { once: true });
-      const ctx: HandlerContext = {
-        logger,
-        signal: control.signal,
-        idempotencyKey: envelope.idempotencyKey,
-        attempt,
-        eventId: envelope.id,
-        subscriber,
-        workerId: options.workerId,
-        once: (name, fn) =>
-          effects!.once({ subscriber, eventId: envelope.id, signal: control.signal }, name, fn),
-      };
-      let durationMs = 0;
-      const run = async () => {
-        control.signal.throwIfAborted();
-        const started = clock();
-        const timer = setTimeout(
-          () =>
-            control.abort(
-              new TimeoutError(`handler did not finish within ${handler.timeoutMs} ms`),
-            ),
-          handler.timeoutMs,
-        );
-        try {
-          await raceAbort(dispatch(handler, envelope, ctx), control.signal, logger);
-        } finally {
-          clearTimeout(timer);
-          durationMs = clock() - started;
-          metrics.observeHandlerDuration(subscriber, durationMs / 1000);
-        }
-      };
-      const limit = limits.get(handler.event);
-      try {
-        await (limit ? limit.run(run) : run());
-      } catch (caught) {
-        throw await onFailure(job, token, handler, attempt, caught, control.signal);
-      } finally {
-        inFlight.delete(control);
-        jobSignal?.removeEventListener('abort', onJobAbort);
-      }
-      if (job.attemptsMade > 0 && job.id !== undefined) await attemptErrors!.clear(job.id);
-      metrics.countJob(subscriber, 'succeeded');
-      logger.info({ durationMs: Math.round(durationMs) }, 'job succeeded');
     });
+  };
+
+  const processAttempt = async (
+    job: Job,
+    token: string | undefined,
+    jobSignal: AbortSignal | undefined,
+    attempt: number,
+  ): Promise<void> => {
+    logger.info({ jobId: job.id, jobName: job.name }, 'job received');
+    // A redelivery may follow a worker killed between the DLQ write and the fail.
+    const redelivered = job.attemptsStarted > job.attemptsMade + 1 || job.stalledCounter > 0;
+    if (redelivered && job.id !== undefined && (await deadLetters!.has(job.id))) {
+      logger.warn({ jobId: job.id }, 'redelivered job is already dead-lettered; failing it');
+      throw decided(
+        unrecoverable(
+          new AlreadyDeadLetteredError(`job ${job.id} already has a dead-letter record`),
+        ),
+      );
+    }
+    // Its lock expired more often than allowed (workers died or hung running it).
+    if (job.stalledCounter > maxStalledCount) {
+      const error = new StalledJobError(
+        `job ${job.id ?? ''} stalled ${job.stalledCounter} times (maxStalledCount ${maxStalledCount})`,
+      );
+      metrics.countJob(subscriber, 'unrecoverable');
+      throw await deadLetter(job, token, 'stalled', error, attempt);
+    }
+
+    // Validated against its own version, then upcast to the newest: handlers
+    // only see that one. job.data stays as stored; the DLQ record keeps it.
+    let envelope: Envelope;
+    try {
+      envelope = parseEnvelope(job.data);
+    } catch (error) {
+      if (!(error instanceof EventError)) throw error;
+      const unknown =
+        error instanceof UnknownEventTypeError || error instanceof UnknownEventVersionError;
+      reject(error);
+      throw await deadLetter(
+        job,
+        token,
+        unknown ? 'unknown_event' : 'schema_invalid',
+        error,
+        attempt,
+      );
+    }
+    const storedVersion = (job.data as { version?: unknown }).version;
+    if (storedVersion !== envelope.version) {
+      logger.info({ fromVersion: storedVersion, toVersion: envelope.version }, 'event upcast');
+    }
+    const handler = handlers.get(envelope.type);
+    if (!handler) {
+      const error = new NoHandlerError(
+        `subscriber "${subscriber}" has no handler for "${envelope.type}"`,
+      );
+      reject(error);
+      throw await deadLetter(job, token, 'no_handler', error, attempt);
+    }
+
+    // Per-job controller: aborted by the timeout, by close(), by a lock
+    // renewal failure or by BullMQ's job signal, and forgotten when the job
+    // settles, so no process-lived signal accumulates listeners.
+    const control = new AbortController();
+    inFlight.set(control, job.id);
+    const onJobAbort = () => control.abort(jobSignal?.reason);
+    jobSignal?.addEventListener('abort', onJobAbort, { once: true });
+    const ctx: HandlerContext = {
+      logger,
+      signal: control.signal,
+      idempotencyKey: envelope.idempotencyKey,
+      attempt,
+      eventId: envelope.id,
+      subscriber,
+      workerId: options.workerId,
+      once: (name, fn) =>
+        effects!.once({ subscriber, eventId: envelope.id, signal: control.signal }, name, fn),
+    };
+    let durationMs = 0;
+    const run = async () => {
+      control.signal.throwIfAborted();
+      const started = clock();
+      const timer = setTimeout(
+        () =>
+          control.abort(new TimeoutError(`handler did not finish within ${handler.timeoutMs} ms`)),
+        handler.timeoutMs,
+      );
+      try {
+        await raceAbort(dispatch(handler, envelope, ctx), control.signal, logger);
+      } finally {
+        clearTimeout(timer);
+        durationMs = clock() - started;
+        metrics.observeHandlerDuration(subscriber, durationMs / 1000);
+      }
+    };
+    const limit = limits.get(handler.event);
+    try {
+      await (limit ? limit.run(run) : run());
+    } catch (caught) {
+      throw await onFailure(job, token, handler, attempt, caught, control.signal);
+    } finally {
+      inFlight.delete(control);
+      jobSignal?.removeEventListener('abort', onJobAbort);
+    }
+    if (job.attemptsMade > 0 && job.id !== undefined) await clearAttemptErrors(job.id);
+    metrics.countJob(subscriber, 'succeeded');
+    logger.info({ durationMs: Math.round(durationMs) }, 'job succeeded');
   };
 
   /** Decides what a failed attempt becomes; returns the error for BullMQ. */
@@ -357,25 +573,45 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
           );
         }
       }
-      return new WaitingError();
+      return decided(new WaitingError());
+    }
+    if (signal.aborted && signal.reason instanceof LockLostError) {
+      // Another worker may run it now: no record, no attempt-error entry.
+      metrics.countJob(subscriber, 'failed');
+      logger.warn({ err: signal.reason }, 'lock lost; leaving the job to its new holder');
+      return decided(signal.reason);
     }
     const error = caught instanceof Error ? caught : new TransientError(String(caught));
     const failure = classifyFailure(error, handler.isPermanent);
     const elapsedMs = now() - job.timestamp;
     if (failure.kind === 'rate_limited') {
-      const waitMs = Math.max(1, failure.retryAfterMs ?? handler.backoff.baseMs);
+      // Bounces so far, this one included: hand-backs and stalls count too, close enough.
+      const bounces = Math.max(1, job.attemptsStarted - job.attemptsMade);
+      const waitMs = Math.max(
+        minRateLimitWaitMs,
+        failure.retryAfterMs ?? 0,
+        backoffDelay(handler.backoff, bounces, random),
+      );
       if (elapsedMs + waitMs > handler.retryBudgetMs) {
-        return deadLetter(job, 'retry_budget_exhausted', error, attempt);
+        return deadLetter(job, token, 'retry_budget_exhausted', error, attempt);
       }
       metrics.countJob(subscriber, 'rate_limited');
-      logger.warn({ err: error, waitMs }, 'rate limited; the queue waits');
-      await queue!.rateLimit(waitMs);
-      return Worker.RateLimitError();
+      logger.warn({ err: error, waitMs, bounces }, 'rate limited; the queue waits');
+      await connection!.eval(
+        lengthenRateLimitScript,
+        1,
+        queue!.toKey('limiter'),
+        waitMs,
+        rateLimit.max,
+      );
+      return decided(Worker.RateLimitError());
     }
     if (failure.kind === 'permanent') {
       metrics.countJob(subscriber, 'unrecoverable');
       logger.error({ err: error, reason: errorCode(error), permanent: true }, 'job failed');
-      return deadLetter(job, 'permanent', error, attempt);
+      // An events EventError inside a handler: some payload failed its schema.
+      const reason = error instanceof EventError ? 'schema_invalid' : 'permanent';
+      return deadLetter(job, token, reason, error, attempt);
     }
     metrics.countJob(subscriber, 'failed');
     const attempts = Math.min(job.opts.attempts ?? 1, handler.attempts);
@@ -394,6 +630,7 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     if (!willRetry) {
       return deadLetter(
         job,
+        token,
         attempt >= attempts ? 'attempts_exhausted' : 'retry_budget_exhausted',
         error,
         attempt,
@@ -401,7 +638,8 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     }
     await attemptErrors!.append(job.id ?? '', attemptErrorOf(error, attempt, new Date(now())));
     retryDelays.set(error, delayMs);
-    return error;
+    ensureBackoff(job);
+    return decided(error);
   };
 
   /** Logs and counts a job the handler must not see. */
@@ -430,83 +668,109 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     if (closing) throw new WorkerClosingError('worker closed during start');
   };
 
-  return {
-    async start() {
-      if (connection) throw new WorkerConfigError('start() was already called');
-      checkNotClosing();
-      ({ connection, ownsConnection } = openConnection(options.connection));
-      const redis = connection;
-      let outage = false;
-      redis.on('error', (error: Error) => {
+  /** start() without its time bound. */
+  const startWorker = async (): Promise<void> => {
+    if (connection) throw new WorkerConfigError('start() was already called');
+    checkNotClosing();
+    ({ connection, ownsConnection } = openConnection(options.connection));
+    const redis = connection;
+    let outage = false;
+    connectionListeners = {
+      error: (error: Error) => {
         // One line per outage, not one per reconnect attempt.
         if (outage) return;
         outage = true;
         logger.warn({ err: error }, 'redis connection error; reconnecting');
-      });
-      redis.on('ready', () => {
+      },
+      ready: () => {
         if (outage) logger.info('redis connection ready again');
         outage = false;
-      });
-      const policy = await checkEvictionPolicy(redis, options.allowEvictionPolicy ?? false);
-      if (policy !== undefined && policy !== 'noeviction') {
-        logger.warn({ maxmemoryPolicy: policy }, 'starting on an evicting Redis (overridden)');
+      },
+    };
+    redis.on('error', connectionListeners.error);
+    redis.on('ready', connectionListeners.ready);
+    const policy = await checkEvictionPolicy(redis, options.allowEvictionPolicy ?? false);
+    if (policy !== undefined && policy !== 'noeviction') {
+      logger.warn({ maxmemoryPolicy: policy }, 'starting on an evicting Redis (overridden)');
+    }
+    checkNotClosing();
+    attemptErrors = createAttemptErrorLog({
+      redis,
+      prefix,
+      subscriber,
+      ttlMs: largestRetryBudget + 86_400_000,
+    });
+    effects = createEffectStore({ redis, prefix, ttlMs: effectTtlMs, leaseMs: lockDurationMs });
+    const queueError = (name: string) => (error: Error) => {
+      logger.warn({ err: error, queue: name }, 'queue error');
+    };
+    deadLetters = openDeadLetterQueue({
+      redis,
+      prefix,
+      subscriber,
+      onError: queueError(deadLetterQueueNameOf(subscriber)),
+    });
+    // Used for its limiter key (the queue-wide rate limit).
+    queue = new Queue(queueNameOf(subscriber), { connection: redis, prefix });
+    queue.on('error', queueError(queueNameOf(subscriber)));
+    await deadLetters.ensurePaused();
+    checkNotClosing();
+    const unhandled = subscribers[subscriber].events.filter((type) => !handlers.has(type));
+    if (unhandled.length > 0) {
+      logger.warn({ unhandled }, 'routed event types without a handler will be dead-lettered');
+    }
+    worker = new Worker(queueNameOf(subscriber), processJob, {
+      connection: redis,
+      prefix,
+      concurrency,
+      name: options.workerId,
+      autorun: false,
+      lockDuration: lockDurationMs,
+      stalledInterval: stalledIntervalMs,
+      maxStalledCount: bullmqMaxStalledCount,
+      limiter: { max: rateLimit.max, duration: rateLimit.durationMs },
+      settings: {
+        // BullMQ calls it for every backoff type but the built-in ones.
+        backoffStrategy: (attemptsMade, type, error, job) =>
+          backoffStrategy(attemptsMade, type, error, job as Job | undefined),
+      },
+    });
+    worker.on('error', (error) => {
+      logger.error({ err: error }, 'worker error');
+    });
+    worker.on('lockRenewalFailed', (jobIds: string[]) => {
+      const lost = new Set(jobIds);
+      for (const [control, jobId] of inFlight) {
+        if (jobId === undefined || !lost.has(jobId)) continue;
+        logger.warn({ jobId }, 'job lock lost; aborting its attempt');
+        control.abort(new LockLostError(`lost the lock of job ${jobId}`));
       }
-      checkNotClosing();
-      attemptErrors = createAttemptErrorLog({
-        redis,
-        prefix,
-        subscriber,
-        ttlMs: largestRetryBudget + 86_400_000,
-      });
-      effects = createEffectStore({
-        redis,
-        prefix,
-        ttlMs: options.effectTtlMs ?? defaultEffectTtlMs,
-        leaseMs: lockDurationMs,
-      });
-      deadLetters = openDeadLetterQueue({ redis, prefix, subscriber });
-      queue = new Queue(queueNameOf(subscriber), { connection: redis, prefix });
-      await deadLetters.ensurePaused();
-      checkNotClosing();
-      const unhandled = subscribers[subscriber].events.filter((type) => !handlers.has(type));
-      if (unhandled.length > 0) {
-        logger.warn({ unhandled }, 'routed event types without a handler will be dead-lettered');
-      }
-      worker = new Worker(queueNameOf(subscriber), processJob, {
-        connection: redis,
-        prefix,
-        concurrency,
-        name: options.workerId,
-        autorun: false,
-        lockDuration: lockDurationMs,
-        stalledInterval: options.stalledIntervalMs ?? 30_000,
-        maxStalledCount: options.maxStalledCount ?? 1,
-        settings: {
-          backoffStrategy: (attemptsMade, type, error, job) =>
-            type === backoffStrategyName
-              ? backoffStrategy(attemptsMade, type, error, job as Job | undefined)
-              : -1,
-        },
-      });
-      worker.on('error', (error) => {
-        logger.error({ err: error }, 'worker error');
-      });
-      worker.on('failed', (job) => {
-        if (!job?.deferredFailure) return;
-        deadLetterIfStalledOut(job).catch((error: unknown) => {
-          logger.error({ err: error, jobId: job.id }, 'could not dead-letter a stalled-out job');
-        });
-      });
-      running = worker.run().catch((error: unknown) => {
-        logger.error({ err: error }, 'worker stopped with an error');
-      });
-      await worker.waitUntilReady();
-      // close() may have run meanwhile; it closes `worker`, so only report.
-      checkNotClosing();
-      logger.info({ queue: queueNameOf(subscriber), concurrency, prefix }, 'worker started');
+    });
+    running = worker.run().catch((error: unknown) => {
+      logger.error({ err: error }, 'worker stopped with an error');
+    });
+    await worker.waitUntilReady();
+    // close() may have run meanwhile; it closes `worker`, so only report.
+    checkNotClosing();
+    logger.info({ queue: queueNameOf(subscriber), concurrency, prefix }, 'worker started');
+  };
+
+  const api: SubscriberWorker = {
+    async start() {
+      const starting = startWorker();
+      // Settles late (or never) after a timeout; the close below owns the outcome then.
+      starting.catch(() => undefined);
+      if (await settlesWithin(starting, startupTimeoutMs)) return starting;
+      logger.error({ startupTimeoutMs }, 'worker did not start in time; closing');
+      await api.close(0);
+      throw new WorkerStartTimeoutError(
+        `worker did not start within ${startupTimeoutMs} ms: Redis is unreachable or not answering (STARTUP_TIMEOUT_MS)`,
+      );
     },
 
-    close(deadlineMs) {
+    close(requestedDeadlineMs) {
+      // Node fires a larger timer at once.
+      const deadlineMs = Math.min(Math.max(0, requestedDeadlineMs), maxTimerMs);
       closing ??= (async () => {
         let forced = false;
         const current = worker;
@@ -528,7 +792,7 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
             const reason = new WorkerClosingError(
               `worker closing: ${deadlineMs} ms deadline passed`,
             );
-            for (const control of inFlight) control.abort(reason);
+            for (const control of inFlight.keys()) control.abort(reason);
             closed = await settlesWithin(graceful, abortGraceMs);
           }
           if (closed) {
@@ -553,6 +817,11 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
         );
         await settlesWithin(queues, quitTimeoutMs);
         await closeConnection(forced);
+        // After the close: an owned connection may still report errors until it ends.
+        if (connection && connectionListeners) {
+          connection.off('error', connectionListeners.error);
+          connection.off('ready', connectionListeners.ready);
+        }
         if (current) logger.info({ forced }, 'worker closed');
       })();
       return closing;
@@ -567,6 +836,7 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
       );
     },
   };
+  return api;
 }
 
 /** The subscriber every handler belongs to; throws WorkerConfigError when the list is not one subscriber's. */
@@ -655,9 +925,12 @@ function dispatch(handler: Handler, envelope: Envelope, ctx: HandlerContext): Pr
  * Settles with `work`; when the signal aborts first, gives `work`
  * `abortUnwindMs` to unwind (a cooperative handler releases its effect lease
  * and sockets while the connection is still open), then rejects with the
- * signal's reason either way. A handler that ignores the signal thus holds
- * its slot at most `abortUnwindMs` past the abort. An abandoned `work` still
- * gets a handler, so its late rejection is logged instead of floating.
+ * signal's reason, except after a shutdown abort (WorkerClosingError) when
+ * `work` succeeded within that window: its work is done, so it resolves
+ * (handing it back would run it again). A timeout still fails the attempt.
+ * A handler that ignores the signal thus holds its slot at most
+ * `abortUnwindMs` past the abort. An abandoned `work` still gets a handler,
+ * so its late rejection is logged instead of floating.
  */
 async function raceAbort(work: Promise<void>, signal: AbortSignal, logger: Logger): Promise<void> {
   let onAbort: (() => void) | undefined;
@@ -679,7 +952,9 @@ async function raceAbort(work: Promise<void>, signal: AbortSignal, logger: Logge
   } finally {
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }
-  if (!(await settlesWithin(outcome, abortUnwindMs))) {
+  if (await settlesWithin(outcome, abortUnwindMs)) {
+    if ((await outcome).ok && signal.reason instanceof WorkerClosingError) return;
+  } else {
     void outcome.then((result) =>
       result.ok
         ? logger.warn('abandoned handler finished after its attempt was aborted')

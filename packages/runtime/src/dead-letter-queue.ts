@@ -13,10 +13,12 @@
  *   looks for a DLQ entry with that id first and fails the job at once,
  *   without running the handler: no lost record, no second record, no
  *   second side effect.
- * A job stalled more than maxStalledCount times is failed by BullMQ in the
- * worker that takes it next, without our processor; that worker writes its
- * record (reason 'stalled') on the 'failed' event, so only a death between
- * the two leaves it without a DLQ entry (it stays in the failed set, 7 days).
+ * A job stalled more than maxStalledCount times is dead-lettered (reason
+ * 'stalled') by the worker that takes it next, through the same path: record
+ * first, then fail (BullMQ's own maxStalledCount is set out of reach, so
+ * BullMQ never fails a job without a record).
+ * Before each write the worker extends the job's lock; if it no longer holds
+ * it (the job may be running on another worker) it writes nothing.
  * And between the check and the handler, a replay that already removed the
  * entry lets the original job run again; the effect markers (ctx.once) make
  * that harmless.
@@ -44,11 +46,17 @@ export function openDeadLetterQueue(options: {
   redis: Redis;
   prefix: string;
   subscriber: SubscriberName;
+  /**
+   * Gets the queue's 'error' events (BullMQ re-emits connection errors
+   * there; without a listener they go to console). The worker logs them.
+   */
+  onError?: (error: Error) => void;
 }): DeadLetterQueue {
   const queue = new Queue<DeadLetterRecord>(deadLetterQueueNameOf(options.subscriber), {
     connection: options.redis,
     prefix: options.prefix,
   });
+  if (options.onError) queue.on('error', options.onError);
   let paused: Promise<void> | undefined;
   const ensurePaused = () =>
     (paused ??= queue.pause().catch((error: unknown) => {

@@ -13,19 +13,24 @@
  *   reported in `failed`.
  * - The re-enqueued job is `record.event` untouched (same eventId, same
  *   idempotency key), named `record.jobName`, with `deliveryJobOptions` and
- *   the deterministic id `replayJobId(eventId ?? jobId, replays)`. BullMQ
- *   ignores an add whose jobId exists, so two replays of one entry (run
- *   concurrently, or a run repeated after a crash between add and remove)
- *   create one job, as long as the first is still in the queue (completed jobs
- *   are kept 24 h, failed ones 7 days: `deliveryJobOptions`). Past that window
- *   a repeat would run the event again; the handler's effect idempotency on
- *   (subscriber, eventId) is what still holds then.
+ *   the deterministic id `replayJobId(eventId ?? jobId, replays)`
+ *   (`<eventId>-r<replays+1>`). If a job with that id is still waiting,
+ *   delayed or active, an earlier run added it and died before removing the
+ *   entry: nothing is added and the entry is removed (one job per entry).
+ *   If that job already completed or failed (an earlier replay that ran, or
+ *   a job kept from before), it is a different delivery: the id is bumped
+ *   (`-r<replays+2>`, ...) up to `maxReplayIdBumps` ids, then the entry
+ *   stays and is reported in `failed` (SY_ERR_REPLAY_ID_TAKEN), never
+ *   silently dropped. The handler's effect idempotency on (subscriber,
+ *   eventId) still holds for every replay.
  * - Each entry is replayed by one run only. Before touching an entry a run
  *   sets `<prefix>:<subscriber>.dlq:replay-claim:<entryId>` (value: a random
  *   token of the run; PX `replayClaimTtlMs`; NX) and deletes it when done; a
  *   run that finds the claim taken counts the entry as `skipped`. So
  *   concurrent runs report each entry as replayed once. A run that dies
- *   holding a claim blocks that entry for at most the TTL.
+ *   holding a claim blocks that entry for at most the TTL. `purge` takes the
+ *   same claim per entry, so it never removes an entry a replay is
+ *   re-enqueueing (it reports it in `skipped`).
  * - At most `ratePerSecond` entries are taken per second: their turns start
  *   at least 1000 / ratePerSecond ms apart on the injected clock, with no
  *   burst, whether the entry is then replayed, skipped or failed.
@@ -171,6 +176,8 @@ export interface PurgeResult {
   matched: number;
   /** Removed by this run (an entry removed by someone else meanwhile is not counted). */
   purged: number;
+  /** Selected, but claimed by a replay run at their turn: left in place. */
+  skipped: number;
   /** Ids asked for that are not in the DLQ. */
   missing: string[];
   dryRun: boolean;
@@ -217,6 +224,18 @@ export interface CreateDeadLettersOptions {
  * in the file header. Long enough for one add and one remove on a slow Redis.
  */
 export const replayClaimTtlMs = 60_000;
+
+/** Replay ids tried for one entry (`-r<n+1>` .. `-r<n+10>`) before it is reported as failed. */
+export const maxReplayIdBumps = 10;
+
+/** Job states in which a replay job id counts as an earlier run's add still on its way. */
+const pendingStates: ReadonlySet<string> = new Set([
+  'waiting',
+  'delayed',
+  'active',
+  'prioritized',
+  'waiting-children',
+]);
 
 /** Deletes KEYS[1] only while it still holds ARGV[1], the claiming run's token. */
 const releaseClaimScript = `
@@ -702,11 +721,33 @@ export function createDeadLetters(options: CreateDeadLettersOptions): DeadLetter
         return;
       }
 
-      const jobId = replayJobId(record.eventId ?? record.jobId, record.replays);
+      let jobId: string | undefined;
       try {
-        await target.add(record.jobName, record.event, { ...deliveryJobOptions, jobId });
+        for (let bump = 0; bump < maxReplayIdBumps && jobId === undefined; bump += 1) {
+          const candidate = replayJobId(record.eventId ?? record.jobId, record.replays + bump);
+          const state = await target.getJobState(candidate);
+          if (state === 'unknown') {
+            await target.add(record.jobName, record.event, {
+              ...deliveryJobOptions,
+              jobId: candidate,
+            });
+            jobId = candidate;
+          } else if (pendingStates.has(state)) {
+            // An earlier run's add: this entry is in the queue already.
+            jobId = candidate;
+          }
+          // completed or failed: another delivery used this id; try the next.
+        }
       } catch (error) {
-        fail(id, errorCode(error), `re-enqueue as ${jobId} failed: ${messageOf(error)}`, error);
+        fail(id, errorCode(error), `re-enqueue failed: ${messageOf(error)}`, error);
+        return;
+      }
+      if (jobId === undefined) {
+        fail(
+          id,
+          'SY_ERR_REPLAY_ID_TAKEN',
+          `replay ids up to -r${record.replays + maxReplayIdBumps} are taken by finished jobs`,
+        );
         return;
       }
       // Still in the DLQ after a failure here; replaying it again adds nothing (same jobId)
@@ -752,6 +793,7 @@ export function createDeadLetters(options: CreateDeadLettersOptions): DeadLetter
     const result: PurgeResult = {
       matched: selected.ids.length,
       purged: 0,
+      skipped: 0,
       missing: selected.missing,
       dryRun: selection.dryRun,
       aborted: selected.aborted,
@@ -765,12 +807,32 @@ export function createDeadLetters(options: CreateDeadLettersOptions): DeadLetter
         break;
       }
       const page = selected.ids.slice(start, start + pageSize);
-      // BullMQ's remove answers 1 for a job that is already gone; count only entries still there.
-      const present = await Promise.all(page.map((id) => connection.exists(dlq.toKey(id))));
-      const removed = await Promise.all(
-        page.filter((_, index) => present[index] === 1).map((id) => dlq.remove(id)),
+      // The replay claim: never remove an entry a replay run is re-enqueueing.
+      const runToken = randomUUID();
+      const claimKeys = page.map((id) => dlq.toKey(`replay-claim:${id}`));
+      const claimed = await Promise.all(
+        claimKeys.map((key) => connection.set(key, runToken, 'PX', replayClaimTtlMs, 'NX')),
       );
-      result.purged += removed.filter((count) => count === 1).length;
+      try {
+        const mine = page.filter((_, index) => claimed[index] === 'OK');
+        result.skipped += page.length - mine.length;
+        // BullMQ's remove answers 1 for a job that is already gone; count only entries still there.
+        const present = await Promise.all(mine.map((id) => connection.exists(dlq.toKey(id))));
+        const removed = await Promise.all(
+          mine.filter((_, index) => present[index] === 1).map((id) => dlq.remove(id)),
+        );
+        result.purged += removed.filter((count) => count === 1).length;
+      } finally {
+        await Promise.all(
+          claimKeys
+            .filter((_, index) => claimed[index] === 'OK')
+            .map((key) =>
+              connection.eval(releaseClaimScript, 1, key, runToken).catch((error: unknown) => {
+                logger?.warn({ subscriber, claimKey: key, err: error }, 'purge claim not released');
+              }),
+            ),
+        );
+      }
     }
     return logRun('dead letters purge', subscriber, result);
   }

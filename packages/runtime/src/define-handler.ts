@@ -1,9 +1,10 @@
 /**
  * A handler: what one subscriber does with one event type, and the policy it
  * runs under (concurrency, attempts, backoff, timeout, retry budget, which
- * errors are permanent). The event's `data` is typed from the catalogue, and
- * the type system only accepts event types that the routing table sends to
- * that subscriber.
+ * errors are permanent). The event's `data` is typed from the catalogue's
+ * newest version of its type (older jobs are upcast before the handler runs),
+ * and the type system only accepts event types that the routing table sends
+ * to that subscriber.
  */
 import {
   maxHandlerAttempts,
@@ -45,9 +46,16 @@ export interface HandlerContext {
   /**
    * Runs the side effect `fn` once per (subscriber, eventId, name), however
    * often the job is delivered; a repeat resolves with the first run's result
-   * (JSON round-tripped; `undefined` when it was over 64 KiB). A concurrent
-   * duplicate waits for the running one. See effect-once.ts for the window
-   * that remains (the downstream's idempotency key covers it).
+   * (JSON round-tripped; `undefined` when it was undefined or its JSON is over
+   * 8 KiB: markers stay small). A concurrent duplicate waits for the running
+   * one. See effect-once.ts for the window that remains (the downstream's
+   * idempotency key covers it).
+   *
+   * Marker TTL (createWorker `effectTtlMs`, default 7 days): a marker must
+   * outlive every redelivery of its event, i.e. the retry budget (24 h by
+   * default) plus the time an entry may sit in the DLQ before a replay; past
+   * the TTL a replay runs `fn` again and only the idempotency key protects.
+   * Memory: about (key + 8 KiB) per marker at most, times events per TTL.
    */
   once<T>(name: string, fn: () => Promise<T>): Promise<T>;
 }
@@ -71,14 +79,15 @@ export interface HandlerOptions {
    */
   backoff?: Partial<BackoffOptions>;
   /**
-   * How long one attempt may run, in ms; then ctx.signal aborts with a
-   * TimeoutError and the attempt fails (transient). Default: 30000.
+   * How long one attempt may run, in ms (at most 2147483647, Node's largest
+   * timer); then ctx.signal aborts with a TimeoutError and the attempt fails
+   * (transient). Default: 30000.
    */
   timeoutMs?: number;
   /**
    * Time from the job's creation after which it is not retried any more, in
    * ms: a retry whose delay would end past it dead-letters the job instead
-   * (reason retry_budget_exhausted). Default: 86400000 (24 h).
+   * (reason retry_budget_exhausted). At most 2147483647. Default: 86400000 (24 h).
    */
   retryBudgetMs?: number;
   /**
@@ -97,7 +106,8 @@ export interface HandlerDefinition<
   event: T;
   /**
    * Resolve when the side effect is done; throw to fail the attempt. What
-   * happens next depends on the error's class (see errors.ts).
+   * happens next depends on the error's class (see errors.ts). `event` is
+   * always in the newest version of `T`, whichever version was published.
    */
   handle: (event: Envelope<T>, ctx: HandlerContext) => Promise<void>;
 }
@@ -124,6 +134,12 @@ export const defaultHandlerConcurrency = 10;
 export const defaultHandlerAttempts = 5;
 export const defaultHandlerTimeoutMs = 30_000;
 export const defaultRetryBudgetMs = 86_400_000;
+/**
+ * Largest delay Node's timers honour (2^31 − 1 ms, about 24.8 days): a
+ * larger one fires at once. Every ms option that may reach a timer is capped
+ * at it.
+ */
+export const maxTimerMs = 2_147_483_647;
 
 export function defineHandler<S extends SubscriberName, T extends EventsOf<S>>(
   definition: HandlerDefinition<S, T>,
@@ -144,8 +160,8 @@ export function defineHandler<S extends SubscriberName, T extends EventsOf<S>>(
     return value;
   };
   const backoff = { ...defaultBackoff, ...definition.backoff };
-  integer('backoff.baseMs', backoff.baseMs, 0);
-  integer('backoff.maxMs', backoff.maxMs, backoff.baseMs);
+  integer('backoff.baseMs', backoff.baseMs, 0, maxTimerMs);
+  integer('backoff.maxMs', backoff.maxMs, backoff.baseMs, maxTimerMs);
   if (!(backoff.jitter >= 0 && backoff.jitter <= 1)) {
     throw new WorkerConfigError(`${where}: backoff.jitter must be in 0..1, got ${backoff.jitter}`);
   }
@@ -161,8 +177,13 @@ export function defineHandler<S extends SubscriberName, T extends EventsOf<S>>(
       maxHandlerAttempts,
     ),
     backoff: Object.freeze(backoff),
-    timeoutMs: integer('timeoutMs', definition.timeoutMs ?? defaultHandlerTimeoutMs, 1),
-    retryBudgetMs: integer('retryBudgetMs', definition.retryBudgetMs ?? defaultRetryBudgetMs, 0),
+    timeoutMs: integer('timeoutMs', definition.timeoutMs ?? defaultHandlerTimeoutMs, 1, maxTimerMs),
+    retryBudgetMs: integer(
+      'retryBudgetMs',
+      definition.retryBudgetMs ?? defaultRetryBudgetMs,
+      0,
+      maxTimerMs,
+    ),
     isPermanent: definition.isPermanent,
   });
 }

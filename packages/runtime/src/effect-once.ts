@@ -4,14 +4,20 @@
  *
  * Redis key `<prefix>:effect:<subscriber>:<eventId>:<name>` holds:
  * - `lease:<token>` while an attempt runs `fn` (SET NX PX leaseMs, renewed
- *   every leaseMs/3 while fn runs, like BullMQ's job lock): a concurrent
- *   duplicate delivery (a lock lost while the handler was still running)
- *   waits for it instead of running `fn` a second time; a dead holder's
- *   lease expires within leaseMs and the next attempt takes over;
- * - `done:<json>` after `fn` resolved: `{"v": result}`, or `{}` when the
- *   result is not JSON or longer than 64 KiB (then a repeat resolves with
- *   undefined); it expires after `ttlMs` (default 7 days). A repeat returns
- *   the stored result without running `fn`.
+ *   every leaseMs/3 while fn runs and the attempt's signal has not aborted,
+ *   like BullMQ's job lock): a concurrent duplicate delivery (a lock lost
+ *   while the handler was still running) waits for it instead of running
+ *   `fn` a second time; a dead holder's lease expires within leaseMs and the
+ *   next attempt takes over. An aborted attempt (timeout, shutdown, lock
+ *   lost) stops renewing, so its lease expires even when `fn` ignores the
+ *   signal and the job's next delivery is not blocked by a zombie;
+ * - after `fn` resolved: `done:{"v": result}` when `fn` returned a value
+ *   whose JSON is at most 8 KiB, else just `done` (then a repeat resolves
+ *   with undefined). Markers stay small because there is one per effect per
+ *   event for `ttlMs` (default 7 days): size the TTL to outlive the retry
+ *   budget plus how long entries may wait in the DLQ before a replay, and
+ *   Redis memory to (events per TTL) × (key + at most 8 KiB). A repeat
+ *   returns the stored result without running `fn`.
  * A failed `fn` deletes its lease, so the next attempt runs it again.
  *
  * Window that remains: a worker killed (or a Redis write lost) after `fn`'s
@@ -24,8 +30,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
-/** Largest stored result, in characters of its JSON. */
-export const maxEffectResultLength = 64 * 1024;
+/** Largest stored result, in characters of its JSON; a larger one is kept as plain `done`. */
+export const maxEffectResultLength = 8 * 1024;
 export const defaultEffectTtlMs = 7 * 86_400_000;
 /** How often a waiter looks at a lease held by another delivery. */
 const pollMs = 100;
@@ -70,18 +76,26 @@ export function createEffectStore(options: EffectStoreOptions): EffectStore {
         const taken = await redis.set(key, lease, 'PX', leaseMs, 'NX');
         if (taken === 'OK') break;
         const current = await redis.get(key);
-        if (current?.startsWith('done:')) return storedResult<T>(current);
+        if (current === 'done' || current?.startsWith('done:')) return storedResult<T>(current);
         // Another delivery holds the lease (or it vanished just now): wait and look again.
         await sleep(pollMs, scope.signal);
       }
+      // Renewed only while the attempt is live: once its signal aborts the
+      // lease is left to expire, so a redelivery can take over.
       const renew = setInterval(
         () => {
+          if (scope.signal.aborted) {
+            clearInterval(renew);
+            return;
+          }
           redis.eval(renewScript, 1, key, lease, leaseMs).catch(() => {
             // A missed renewal only shortens the lease; the next one retries.
           });
         },
         Math.max(10, Math.floor(leaseMs / 3)),
       );
+      // Never keeps a process alive on its own.
+      renew.unref();
       let result: T;
       try {
         result = await fn();
@@ -91,22 +105,25 @@ export function createEffectStore(options: EffectStoreOptions): EffectStore {
         throw error;
       }
       clearInterval(renew);
-      await redis.set(key, `done:${encodeResult(result)}`, 'PX', ttlMs);
+      await redis.set(key, encodeMarker(result), 'PX', ttlMs);
       return result;
     },
   };
 }
 
-function encodeResult(result: unknown): string {
+/** `done:{"v":…}` for a JSON-able value of at most maxEffectResultLength characters, else `done`. */
+function encodeMarker(result: unknown): string {
+  if (result === undefined) return 'done';
   try {
     const json = JSON.stringify({ v: result });
-    return json.length <= maxEffectResultLength ? json : '{}';
+    return json.length <= maxEffectResultLength ? `done:${json}` : 'done';
   } catch {
-    return '{}';
+    return 'done';
   }
 }
 
 function storedResult<T>(marker: string): T {
+  if (!marker.startsWith('done:')) return undefined as T;
   try {
     return (JSON.parse(marker.slice('done:'.length)) as { v?: T }).v as T;
   } catch {
@@ -116,6 +133,11 @@ function storedResult<T>(marker: string): T {
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    // An already-aborted signal never fires 'abort' again: reject now.
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal.reason as Error);

@@ -8,15 +8,18 @@
  * | PermanentError, DownstreamRejectedError | permanent    | DLQ record, then UnrecoverableError (1 attempt)   |
  * | BullMQ UnrecoverableError, isPermanent  | permanent    | same                                              |
  * | events' SchemaInvalid/UnknownEvent*     | invalid      | same, reason schema_invalid / unknown_event       |
+ * | an events EventError thrown by a handler | permanent   | same, reason schema_invalid (never retried)       |
  * | RateLimitedError, DownstreamRateLimited | rate_limited | queue.rateLimit(retryAfterMs) + Worker.RateLimitError: the job waits, no attempt counted |
  * | TransientError, TimeoutError, Downstream{Unavailable,Timeout}, anything else | transient | thrown as is: BullMQ retries after the `switchyard` backoff; DLQ after the last attempt |
  * | WorkerClosingError (shutdown abort)     | handed back  | job.moveToWait + WaitingError: no attempt counted |
+ * | LockLostError (lock renewal failed)     | abandoned    | thrown as is, no DLQ record: the job belongs to whoever holds its lock now |
  *
  * Envelope errors (SY_ERR_SCHEMA_INVALID, SY_ERR_UNKNOWN_EVENT_TYPE,
  * SY_ERR_UNKNOWN_EVENT_VERSION) come from @switchyard/events and are not
  * repeated here.
  */
 import { UnrecoverableError } from 'bullmq';
+import { EventError } from '@switchyard/events';
 
 export abstract class RuntimeError extends Error {
   abstract readonly code: string;
@@ -108,6 +111,17 @@ export class TransientError extends RuntimeError {
   readonly code: string = 'SY_ERR_TRANSIENT';
 }
 
+/**
+ * This worker no longer holds the job's lock (a renewal failed, or the lock
+ * was gone when a dead-letter record was about to be written): BullMQ may
+ * already have redelivered the job to another worker. ctx.signal carries it;
+ * the worker writes no dead-letter record and leaves the job to its new
+ * holder (or to the stalled checker). Transient.
+ */
+export class LockLostError extends TransientError {
+  override readonly code = 'SY_ERR_LOCK_LOST';
+}
+
 /** The handler outlived its `timeoutMs`; ctx.signal carries it. Transient. */
 export class TimeoutError extends TransientError {
   override readonly code = 'SY_ERR_TIMEOUT';
@@ -133,6 +147,14 @@ export class RateLimitedError extends RuntimeError {
 /** A redelivered job whose DLQ record already exists: failed at once, handler not run. */
 export class AlreadyDeadLetteredError extends RuntimeError {
   readonly code = 'SY_ERR_ALREADY_DEAD_LETTERED';
+}
+
+/**
+ * start() did not finish within `startupTimeoutMs` (Redis unreachable or not
+ * answering); what it had built is closed.
+ */
+export class WorkerStartTimeoutError extends RuntimeError {
+  readonly code = 'SY_ERR_WORKER_START_TIMEOUT';
 }
 
 /** Redis's maxmemory-policy would evict queue keys; the worker refuses to start. */
@@ -170,7 +192,9 @@ export function isPermanentFailure(error: unknown): boolean {
     error instanceof PermanentError ||
     error instanceof DownstreamRejectedError ||
     error instanceof UnrecoverableError ||
-    (error instanceof Error && error.name === 'UnrecoverableError')
+    (error instanceof Error && error.name === 'UnrecoverableError') ||
+    // An envelope/schema error inside a handler (it validated some payload): retrying cannot fix it.
+    error instanceof EventError
   );
 }
 
@@ -198,9 +222,9 @@ export class DeadLetterRecordInvalidError extends RuntimeError {
 }
 
 /**
- * BullMQ failed a job because its lock expired more often than
- * maxStalledCount allows; recorded as the last attempt's error of its
- * dead-letter record.
+ * A job's lock expired (its workers died or hung) more often than the
+ * worker's maxStalledCount allows; the worker that takes it next
+ * dead-letters it with this error instead of running the handler.
  */
 export class StalledJobError extends RuntimeError {
   readonly code = 'SY_ERR_JOB_STALLED';

@@ -1,5 +1,12 @@
 export { backoffDelay, defaultBackoff, type BackoffOptions } from './backoff.js';
-export { createWorker, type CreateWorkerOptions, type SubscriberWorker } from './create-worker.js';
+export {
+  createWorker,
+  defaultRateLimit,
+  defaultStartupTimeoutMs,
+  minRateLimitWaitMs,
+  type CreateWorkerOptions,
+  type SubscriberWorker,
+} from './create-worker.js';
 export {
   createWorkerApp,
   type CreateWorkerAppOptions,
@@ -29,6 +36,7 @@ export {
   defaultHandlerTimeoutMs,
   defaultRetryBudgetMs,
   defineHandler,
+  maxTimerMs,
   type DefinedHandler,
   type EventsOf,
   type Handler,
@@ -47,6 +55,7 @@ export {
   DownstreamTimeoutError,
   DownstreamUnavailableError,
   EvictionPolicyError,
+  LockLostError,
   NoHandlerError,
   PermanentError,
   RateLimitedError,
@@ -56,6 +65,7 @@ export {
   TransientError,
   WorkerClosingError,
   WorkerConfigError,
+  WorkerStartTimeoutError,
   classifyFailure,
   errorCode,
   isPermanentFailure,
@@ -82,6 +92,7 @@ export {
   defaultReplayRatePerSecond,
   maxDeadLetterListLimit,
   maxReplayRatePerSecond,
+  maxReplayIdBumps,
   replayClaimTtlMs,
   type CreateDeadLettersOptions,
   type DeadLetterEntry,

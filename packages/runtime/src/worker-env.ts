@@ -45,10 +45,16 @@ export function workerEnvSchema(name: string) {
     /** BullMQ stalledInterval: how often this worker looks for stalled jobs. Default: 30000. */
     STALLED_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     /**
-     * BullMQ maxStalledCount: how often a job may stall (its worker died)
-     * and be redelivered before BullMQ fails it. Default: 1.
+     * How often a job may stall (its worker died) and be redelivered; the
+     * next worker to take it after that dead-letters it (reason stalled).
+     * Default: 1.
      */
     MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(100).default(1),
+    /**
+     * How long start may take (Redis unreachable) before the app exits 1.
+     * Default: 30000.
+     */
+    STARTUP_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(30_000),
     /** pino level. Default: info. */
     LOG_LEVEL: envFields.LOG_LEVEL,
   });

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { queueNameOf } from '@switchyard/events';
 import { ConfigError, createMetricsRegistry, parseEnv } from '@switchyard/observability';
-import { freePort, startRedis, waitFor, type RedisHandle } from '@switchyard/testkit';
+import { freePort, signedUp, startRedis, waitFor } from '@switchyard/testkit';
 import {
   WorkerClosingError,
   WorkerConfigError,
@@ -15,31 +14,9 @@ import {
   type WorkerAppDeps,
 } from '../src/index.js';
 import { captureLogs } from './support/capture-logs.js';
-import { startDownstream, type Downstream } from './support/downstream.js';
-import { signedUp } from './support/envelopes.js';
+import { useRedisHarness } from './support/redis-harness.js';
 
-let redis: RedisHandle;
-let client: Redis;
-let downstream: Downstream;
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url, { maxRetriesPerRequest: null });
-  downstream = await startDownstream();
-});
-
-afterEach(async () => {
-  downstream.release();
-  downstream.calls.length = 0;
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await downstream.close();
-  await client.quit();
-  await redis.stop();
-});
+const harness = useRedisHarness({ downstream: true });
 
 const welcome = ({ sandbox }: WorkerAppDeps) => [
   defineHandler({
@@ -58,15 +35,15 @@ const welcome = ({ sandbox }: WorkerAppDeps) => [
 async function startApp() {
   const prefix = `sy-test-${randomUUID()}`;
   const env = parseEnv(workerEnvSchema('worker-test'), {
-    REDIS_URL: redis.url,
+    REDIS_URL: harness.redisUrl,
     HEALTH_PORT: '0',
-    SANDBOX_URL: downstream.url,
+    SANDBOX_URL: harness.downstream.url,
     QUEUE_PREFIX: prefix,
     WORKER_ID: 'worker-test-1',
     SHUTDOWN_TIMEOUT_MS: '5000',
   });
-  const queue = new Queue(queueNameOf('notifications'), { connection: client, prefix });
-  cleanups.push(async () => {
+  const queue = new Queue(queueNameOf('notifications'), { connection: harness.client, prefix });
+  harness.cleanups.push(async () => {
     await queue.obliterate({ force: true });
     await queue.close();
   });
@@ -78,7 +55,7 @@ async function startApp() {
     logger: captureLogs().logger,
     registry: createMetricsRegistry({ service: 'worker-test', processMetrics: false }),
   });
-  cleanups.push(() => app.stop());
+  harness.cleanups.push(() => app.stop());
   await app.start();
   return { app, queue };
 }
@@ -98,7 +75,7 @@ describe('createWorkerApp', () => {
         timeoutMs: 10_000,
       });
 
-      expect(downstream.calls).toEqual([
+      expect(harness.downstream.calls).toEqual([
         expect.objectContaining({
           url: '/email',
           body: { userId: 'u_9' },
@@ -117,10 +94,10 @@ describe('createWorkerApp', () => {
   describe('when stopped with a job in flight', () => {
     it('answers /readyz 503 while the job finishes, then closes the health server', async () => {
       const { app, queue } = await startApp();
-      downstream.hold();
+      harness.downstream.hold();
       const envelope = signedUp();
       await queue.add(envelope.type, envelope, { jobId: envelope.id });
-      await waitFor(() => downstream.calls.length === 1, {
+      await waitFor(() => harness.downstream.calls.length === 1, {
         message: 'call reached the downstream',
       });
 
@@ -128,7 +105,7 @@ describe('createWorkerApp', () => {
       expect(app.isReady()).toBe(false);
       expect(await status(`${app.healthUrl}/readyz`)).toBe(503);
 
-      downstream.release();
+      harness.downstream.release();
       await stopping;
       expect(await queue.getJobState(envelope.id)).toBe('completed');
       await expect(fetch(`${app.healthUrl}/healthz`)).rejects.toThrow();
@@ -138,7 +115,7 @@ describe('createWorkerApp', () => {
   describe('when Redis goes away and comes back', () => {
     it('answers /readyz 503 during the outage and 200 after it', async () => {
       const own = await startRedis({ forceProcess: true });
-      cleanups.push(() => own.stop());
+      harness.cleanups.push(() => own.stop());
       const env = parseEnv(workerEnvSchema('worker-test'), {
         REDIS_URL: own.url,
         HEALTH_PORT: '0',
@@ -152,7 +129,7 @@ describe('createWorkerApp', () => {
         logger: captureLogs().logger,
         registry: createMetricsRegistry({ service: 'worker-test', processMetrics: false }),
       });
-      cleanups.push(() => app.stop());
+      harness.cleanups.push(() => app.stop());
       await app.start();
       expect(await status(`${app.healthUrl}/readyz`)).toBe(200);
 
@@ -176,7 +153,7 @@ describe('createWorkerApp', () => {
         const prefix = `sy-test-${randomUUID()}`;
         const port = await freePort();
         const env = parseEnv(workerEnvSchema('worker-test'), {
-          REDIS_URL: redis.url,
+          REDIS_URL: harness.redisUrl,
           HEALTH_PORT: String(port),
           QUEUE_PREFIX: prefix,
         });
@@ -199,8 +176,11 @@ describe('createWorkerApp', () => {
         if (outcome !== 'started') expect(outcome).toBeInstanceOf(WorkerClosingError);
         expect(app.isReady()).toBe(false);
         await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
-        const queue = new Queue(queueNameOf('notifications'), { connection: client, prefix });
-        cleanups.push(async () => {
+        const queue = new Queue(queueNameOf('notifications'), {
+          connection: harness.client,
+          prefix,
+        });
+        harness.cleanups.push(async () => {
           await queue.obliterate({ force: true });
           await queue.close();
         });
@@ -242,6 +222,7 @@ describe('workerEnvSchema', () => {
         LOCK_DURATION_MS: 30_000,
         STALLED_INTERVAL_MS: 30_000,
         MAX_STALLED_COUNT: 1,
+        STARTUP_TIMEOUT_MS: 30_000,
         LOG_LEVEL: 'info',
       });
     });
@@ -262,6 +243,7 @@ describe('workerEnvSchema', () => {
       ['LOCK_DURATION_MS', '0'],
       ['STALLED_INTERVAL_MS', 'soon'],
       ['MAX_STALLED_COUNT', '-1'],
+      ['STARTUP_TIMEOUT_MS', '0'],
     ])('names %s (%s)', (variable, value) => {
       let thrown: unknown;
       try {

@@ -1,15 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { queueNameOf, type Envelope, type SubscriberName } from '@switchyard/events';
+import { type JobsOptions } from 'bullmq';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { type Envelope, type SubscriberName } from '@switchyard/events';
 import { createMetricsRegistry } from '@switchyard/observability';
-import { startRedis, waitFor, type RedisHandle } from '@switchyard/testkit';
+import { Redis } from 'ioredis';
+import { freePort, paymentFailed, signedUp, waitFor } from '@switchyard/testkit';
 import {
   DownstreamRejectedError,
   WorkerClosingError,
   WorkerConfigError,
+  WorkerStartTimeoutError,
   createWorker,
   defineHandler,
   type CreateWorkerOptions,
@@ -17,62 +17,28 @@ import {
   type HandlerContext,
 } from '../src/index.js';
 import { captureLogs, type LogLine } from './support/capture-logs.js';
-import { paymentFailed, signedUp } from './support/envelopes.js';
+import { useRedisHarness } from './support/redis-harness.js';
+import { startWorker as startHarnessWorker } from './support/start-worker.js';
 
-let redis: RedisHandle;
-let client: Redis;
-const cleanups: (() => Promise<unknown>)[] = [];
+const harness = useRedisHarness();
 
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url, { maxRetriesPerRequest: null });
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await client.quit();
-  await redis.stop();
-});
-
-/** A started worker on a queue of its own (random prefix), and a Queue to add jobs with. */
+/**
+ * support/start-worker's worker, with `add`: jobs get 3 attempts and a 1 ms
+ * fixed backoff unless a test says otherwise.
+ */
 async function startWorker(
   handlers: Handler[],
   options: Partial<CreateWorkerOptions> = {},
   subscriber: SubscriberName = 'notifications',
 ) {
-  const prefix = `sy-test-${randomUUID()}`;
-  const queue = new Queue(queueNameOf(subscriber), { connection: client, prefix });
-  cleanups.push(async () => {
-    await queue.obliterate({ force: true });
-    await queue.close();
-  });
-  const { logger, lines } = captureLogs();
-  const registry = createMetricsRegistry({ service: 'test', processMetrics: false });
-  const worker = createWorker({
-    handlers,
-    connection: redis.url,
-    prefix,
-    workerId: 'worker-test-1',
-    logger,
-    registry,
-    ...options,
-  });
-  cleanups.push(() => worker.close(2_000));
-  await worker.start();
+  const started = await startHarnessWorker(harness, handlers, options, subscriber);
   const add = (data: unknown, name: string, jobOptions: JobsOptions = {}) =>
-    queue.add(name, data, { attempts: 3, backoff: { type: 'fixed', delay: 1 }, ...jobOptions });
-  const settled = async (jobId: string) =>
-    waitFor(
-      async () => {
-        const state = await queue.getJobState(jobId);
-        return state === 'completed' || state === 'failed' ? state : undefined;
-      },
-      { timeoutMs: 10_000, message: `job ${jobId} settled` },
-    );
-  return { queue, worker, lines, registry, add, settled };
+    started.queue.add(name, data, {
+      attempts: 3,
+      backoff: { type: 'fixed', delay: 1 },
+      ...jobOptions,
+    });
+  return { ...started, add };
 }
 
 function recordingHandler() {
@@ -84,7 +50,8 @@ function recordingHandler() {
       expectTypeOf(event.data).toEqualTypeOf<{
         userId: string;
         email: string;
-        plan: 'free' | 'pro' | 'enterprise';
+        tier: 'free' | 'pro' | 'enterprise';
+        locale: string;
       }>();
       calls.push({ event, ctx });
       await Promise.resolve();
@@ -182,7 +149,7 @@ describe('createWorker', () => {
       },
       {
         name: 'an unknown version',
-        data: { ...signedUp(), version: 2 },
+        data: { ...signedUp(), version: 99 },
         jobName: 'user.signed_up',
         reason: 'SY_ERR_UNKNOWN_EVENT_VERSION',
       },
@@ -385,6 +352,31 @@ describe('createWorker', () => {
         expect((await queue.getJob(envelope.id))?.attemptsMade).toBe(0);
       });
     });
+    describe('when the handler finishes successfully while unwinding from the abort', () => {
+      it('completes the job instead of handing it back', async () => {
+        const handler = defineHandler({
+          subscriber: 'notifications',
+          event: 'user.signed_up',
+          handle: async (_event, ctx) => {
+            await new Promise<void>((resolve) => {
+              ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+            });
+            // The work was done by the time it noticed: it resolves.
+            await sleep(50);
+          },
+        });
+        const { add, worker, queue, lines } = await startWorker([handler]);
+        const envelope = signedUp();
+        await add(envelope, envelope.type, { jobId: envelope.id });
+        await waitFor(async () => (await queue.getActiveCount()) === 1, { message: 'job started' });
+
+        await worker.close(100);
+
+        expect(await queue.getJobState(envelope.id)).toBe('completed');
+        expect(linesWith(lines, 'job handed back to the queue by shutdown')).toEqual([]);
+      });
+    });
+
     describe('when a handler ignores the abort', () => {
       it('still resolves, shortly after the deadline', async () => {
         let release!: () => void;
@@ -409,6 +401,55 @@ describe('createWorker', () => {
         expect(Date.now() - closeStarted).toBeLessThan(3_000);
         release();
       });
+    });
+  });
+
+  describe('when Redis is unreachable', () => {
+    it('rejects start() after startupTimeoutMs instead of hanging', async () => {
+      const { handler } = recordingHandler();
+      const { logger } = captureLogs();
+      const worker = createWorker({
+        handlers: [handler],
+        connection: `redis://127.0.0.1:${await freePort()}`,
+        workerId: 'worker-test-1',
+        logger,
+        registry: createMetricsRegistry({ service: 'test', processMetrics: false }),
+        startupTimeoutMs: 300,
+      });
+      const started = Date.now();
+
+      await expect(worker.start()).rejects.toBeInstanceOf(WorkerStartTimeoutError);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(worker.isReady()).toBe(false);
+    });
+  });
+
+  describe('when the caller owns the Redis connection', () => {
+    it('takes the listeners it added off the connection on close', async () => {
+      const { handler } = recordingHandler();
+      const { logger } = captureLogs();
+      const connection = new Redis(harness.redisUrl, { maxRetriesPerRequest: null });
+      harness.cleanups.push(() => connection.quit());
+      const before = {
+        error: connection.listenerCount('error'),
+        ready: connection.listenerCount('ready'),
+      };
+      const worker = createWorker({
+        handlers: [handler],
+        connection,
+        prefix: `sy-test-${crypto.randomUUID()}`,
+        workerId: 'worker-test-1',
+        logger,
+        registry: createMetricsRegistry({ service: 'test', processMetrics: false }),
+      });
+      await worker.start();
+      await worker.close(1_000);
+
+      expect({
+        error: connection.listenerCount('error'),
+        ready: connection.listenerCount('ready'),
+      }).toEqual(before);
+      expect(connection.status).toBe('ready');
     });
   });
 
@@ -454,6 +495,33 @@ describe('defineHandler', () => {
           event: 'payment.failed',
           handle: () => Promise.resolve(),
         }),
+      ).toThrow(WorkerConfigError);
+    });
+  });
+
+  describe('when a ms option is longer than a Node timer can wait', () => {
+    it('throws rather than letting the timer fire at once', () => {
+      expect(() =>
+        defineHandler({
+          subscriber: 'notifications',
+          event: 'user.signed_up',
+          timeoutMs: 2_147_483_648,
+          handle: () => Promise.resolve(),
+        }),
+      ).toThrow(WorkerConfigError);
+      const { handler } = recordingHandler();
+      const base = {
+        handlers: [handler],
+        connection: harness.redisUrl,
+        workerId: 'worker-test-1',
+        logger: captureLogs().logger,
+        registry: createMetricsRegistry({ service: 'test', processMetrics: false }),
+      };
+      for (const option of ['lockDurationMs', 'stalledIntervalMs', 'startupTimeoutMs']) {
+        expect(() => createWorker({ ...base, [option]: 2_147_483_648 })).toThrow(WorkerConfigError);
+      }
+      expect(() =>
+        createWorker({ ...base, rateLimit: { max: 1, durationMs: 2_147_483_648 } }),
       ).toThrow(WorkerConfigError);
     });
   });

@@ -7,17 +7,17 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createEnvelope,
   deadLetterQueueNameOf,
   deliveryJobOptions,
   parsePublishRequest,
   queueNameOf,
-  type Envelope,
+  type StoredEnvelope,
   type SubscriberName,
 } from '@switchyard/events';
-import { startRedis, waitFor, type RedisHandle } from '@switchyard/testkit';
+import { waitFor } from '@switchyard/testkit';
 import {
   createDeadLetterRecord,
   deadLetterJobId,
@@ -28,28 +28,14 @@ import {
 import { DeadLetterRecordInvalidError, DeadLetterUsageError } from '../src/errors.js';
 import {
   createDeadLetters,
+  maxReplayIdBumps,
   type CreateDeadLettersOptions,
   type DeadLetterFilter,
 } from '../src/dead-letter-replay.js';
 import { captureLogs } from './support/capture-logs.js';
+import { useRedisHarness } from './support/redis-harness.js';
 
-let redis: RedisHandle;
-let client: Redis;
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url, { maxRetriesPerRequest: null });
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await client.quit();
-  await redis.stop();
-});
+const harness = useRedisHarness();
 
 /** A clock that only moves when the pacer sleeps; every sleep is recorded. */
 function fakeClock() {
@@ -68,7 +54,7 @@ function fakeClock() {
 
 type EventKind = 'user.signed_up' | 'payment.failed';
 
-function envelopeOf(type: EventKind, n: number, tenantId?: string): Envelope {
+function envelopeOf(type: EventKind, n: number, tenantId?: string): StoredEnvelope {
   const data =
     type === 'user.signed_up'
       ? { userId: `u_${n}`, email: `u_${n}@example.com`, plan: 'pro' }
@@ -95,7 +81,7 @@ interface DeadLetterSpec {
   tenantId?: string;
   failedAt?: string;
   /** Original job id; default the eventId. */
-  jobId?: (event: Envelope) => string;
+  jobId?: (event: StoredEnvelope) => string;
 }
 
 const day = (d: number) => `2030-01-${String(d).padStart(2, '0')}T12:00:00.000Z`;
@@ -109,13 +95,13 @@ async function openFixture(
   subscriber: SubscriberName = 'notifications',
 ) {
   const prefix = `sy-test-${randomUUID()}`;
-  const dlq = new Queue(deadLetterQueueNameOf(subscriber), { connection: client, prefix });
+  const dlq = new Queue(deadLetterQueueNameOf(subscriber), { connection: harness.client, prefix });
   await dlq.pause();
-  const queue = new Queue(queueNameOf(subscriber), { connection: client, prefix });
+  const queue = new Queue(queueNameOf(subscriber), { connection: harness.client, prefix });
   const clock = fakeClock();
   const { logger, lines } = captureLogs();
   const deadLetters = createDeadLetters({
-    connection: client,
+    connection: harness.client,
     prefix,
     logger,
     now: clock.now,
@@ -123,7 +109,7 @@ async function openFixture(
     pageSize: 4,
     ...options,
   });
-  cleanups.push(async () => {
+  harness.cleanups.push(async () => {
     await deadLetters.close();
     for (const q of [dlq, queue]) {
       await q.obliterate({ force: true });
@@ -260,7 +246,7 @@ describe('dead letters', () => {
           for (const record of chosen) {
             const job = jobs.find((candidate) => candidate.id === `${record.eventId}-r1`);
             expectReplayed(job, record);
-            expect((job!.data as Envelope).idempotencyKey).toBe(record.idempotencyKey);
+            expect((job!.data as StoredEnvelope).idempotencyKey).toBe(record.idempotencyKey);
           }
           expect(await fx.dlqIds()).toEqual(kept.map((record) => record.jobId));
         },
@@ -330,6 +316,40 @@ describe('dead letters', () => {
         expect(jobs.map((job) => job.id)).toEqual([replayId]);
         expect(jobs[0]!.data).toEqual({ earlier: true });
         expect(await fx.dlqIds()).toEqual([]);
+      });
+
+      it.each(['completed', 'failed'] as const)(
+        'adds it under the next replay id when that job already %s, never dropping the entry',
+        async (how) => {
+          const fx = await openFixture();
+          const record = await fx.deadLetter();
+          await finishJob(fx.prefix, `${record.eventId}-r1`, how);
+
+          const result = await fx.deadLetters.replay('notifications', { ids: [record.jobId] });
+
+          expect(result).toMatchObject({ matched: 1, replayed: 1, failed: [] });
+          const waiting = await fx.queue.getJobs(['waiting'], 0, -1, true);
+          expect(waiting.map((job) => job.id)).toEqual([`${record.eventId}-r2`]);
+          expect(waiting[0]!.data).toEqual(record.event);
+          expect(await fx.dlqIds()).toEqual([]);
+        },
+      );
+
+      it(`reports the entry in failed once ${maxReplayIdBumps} replay ids are taken`, async () => {
+        const fx = await openFixture();
+        const record = await fx.deadLetter();
+        for (let n = 1; n <= maxReplayIdBumps; n += 1) {
+          await finishJob(fx.prefix, `${record.eventId}-r${n}`, 'completed');
+        }
+
+        const result = await fx.deadLetters.replay('notifications', { ids: [record.jobId] });
+
+        expect(result).toMatchObject({
+          matched: 1,
+          replayed: 0,
+          failed: [{ id: record.jobId, code: 'SY_ERR_REPLAY_ID_TAKEN' }],
+        });
+        expect(await fx.dlqIds()).toEqual([record.jobId]);
       });
 
       it('creates one job per entry when two replays of the same entries run at once', async () => {
@@ -483,7 +503,7 @@ describe('dead letters', () => {
         for (let i = 0; i < 3; i += 1) records.push(await fx.deadLetter());
         const broken = records[1]!;
         // A string where BullMQ expects the job hash: its add script fails with WRONGTYPE.
-        await client.set(
+        await harness.client.set(
           `${fx.prefix}:${queueNameOf('notifications')}:${broken.eventId}-r1`,
           'not-a-hash',
         );
@@ -554,7 +574,7 @@ describe('dead letters', () => {
           (record) => record.reason === 'attempts_exhausted' || record.tenantId === 'globex',
         );
         const seen: { id: string | undefined; data: unknown }[] = [];
-        const workerConnection = new Redis(redis.url, { maxRetriesPerRequest: null });
+        const workerConnection = new Redis(harness.redisUrl, { maxRetriesPerRequest: null });
         const worker = new Worker(
           queueNameOf('notifications'),
           async (job: Job) => {
@@ -563,7 +583,7 @@ describe('dead letters', () => {
           },
           { connection: workerConnection, prefix: fx.prefix, concurrency: 4 },
         );
-        cleanups.push(async () => {
+        harness.cleanups.push(async () => {
           await worker.close();
           await workerConnection.quit();
         });
@@ -606,14 +626,28 @@ describe('dead letters', () => {
         filter: { eventType: 'payment.failed' },
         dryRun: true,
       });
-      expect(dry).toEqual({ matched: 3, purged: 0, missing: [], dryRun: true, aborted: false });
+      expect(dry).toEqual({
+        matched: 3,
+        purged: 0,
+        skipped: 0,
+        missing: [],
+        dryRun: true,
+        aborted: false,
+      });
       expect(await fx.dlqIds()).toHaveLength(records.length);
 
       const result = await fx.deadLetters.purge('notifications', {
         filter: { eventType: 'payment.failed' },
       });
 
-      expect(result).toEqual({ matched: 3, purged: 3, missing: [], dryRun: false, aborted: false });
+      expect(result).toEqual({
+        matched: 3,
+        purged: 3,
+        skipped: 0,
+        missing: [],
+        dryRun: false,
+        aborted: false,
+      });
       expect(await fx.dlqIds()).toEqual(
         records.filter((record) => record.eventType !== 'payment.failed').map((r) => r.jobId),
       );
@@ -628,6 +662,23 @@ describe('dead letters', () => {
       });
       expect(result).toMatchObject({ matched: 1, purged: 1, missing: ['gone'] });
       expect(await fx.dlqIds()).toEqual(records.slice(1).map((record) => record.jobId));
+    });
+
+    it('leaves an entry a replay run has claimed', async () => {
+      const fx = await openFixture();
+      const [claimed, free] = [await fx.deadLetter(), await fx.deadLetter()];
+      await harness.client.set(
+        fx.dlq.toKey(`replay-claim:${claimed.jobId}`),
+        'a-replay-run',
+        'PX',
+        10_000,
+      );
+
+      const result = await fx.deadLetters.purge('notifications', { filter: {} });
+
+      expect(result).toMatchObject({ matched: 2, purged: 1, skipped: 1 });
+      expect(await fx.dlqIds()).toEqual([claimed.jobId]);
+      expect(await fx.dlqIds()).not.toContain(free.jobId);
     });
   });
 
@@ -733,14 +784,14 @@ describe('dead letters', () => {
 
   describe('close', () => {
     const clientCount = async () =>
-      String(await client.client('LIST'))
+      String(await harness.client.client('LIST'))
         .split('\n')
         .filter(Boolean).length;
 
     it('closes the connection it opened from a URL', async () => {
       const before = await clientCount();
       const deadLetters = createDeadLetters({
-        connection: redis.url,
+        connection: harness.redisUrl,
         prefix: `sy-test-${randomUUID()}`,
       });
       expect(await deadLetters.list('billing')).toEqual({ total: 0, entries: [] });
@@ -754,12 +805,33 @@ describe('dead letters', () => {
 
     it('leaves a connection the caller passed open', async () => {
       const deadLetters = createDeadLetters({
-        connection: client,
+        connection: harness.client,
         prefix: `sy-test-${randomUUID()}`,
       });
       await deadLetters.list('billing');
       await deadLetters.close();
-      expect(await client.ping()).toBe('PONG');
+      expect(await harness.client.ping()).toBe('PONG');
     });
   });
 });
+
+/** Adds a job with `jobId` to the notifications queue under `prefix` and completes or fails it. */
+async function finishJob(prefix: string, jobId: string, how: 'completed' | 'failed') {
+  const queue = new Queue(queueNameOf('notifications'), { connection: harness.client, prefix });
+  const worker = new Worker(queueNameOf('notifications'), null, {
+    connection: harness.client,
+    prefix,
+    autorun: false,
+  });
+  try {
+    await queue.add('user.signed_up', { earlier: true }, { jobId });
+    const token = randomUUID();
+    const job = await worker.getNextJob(token);
+    if (job?.id !== jobId) throw new Error(`expected to take ${jobId}, took ${job?.id}`);
+    if (how === 'completed') await job.moveToCompleted('done', token, false);
+    else await job.moveToFailed(new Error('earlier failure'), token, false);
+  } finally {
+    await worker.close();
+    await queue.close();
+  }
+}

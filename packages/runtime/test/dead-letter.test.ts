@@ -4,13 +4,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { deadLetterQueueNameOf, deliveryJobOptions, queueNameOf } from '@switchyard/events';
-import { startRedis, type RedisHandle } from '@switchyard/testkit';
+import { describe, expect, it } from 'vitest';
+import {
+  SchemaInvalidError,
+  deadLetterQueueNameOf,
+  deliveryJobOptions,
+  queueNameOf,
+} from '@switchyard/events';
 import {
   DownstreamRejectedError,
+  LockLostError,
   PermanentError,
+  TransientError,
   createDeadLetterRecord,
   deadLetterJobId,
   defineHandler,
@@ -19,26 +24,11 @@ import {
   type DeadLetterRecord,
 } from '../src/index.js';
 import { openDeadLetterQueue } from '../src/dead-letter-queue.js';
-import { paymentFailed, signedUp } from './support/envelopes.js';
-import { startWorker, type Harness } from './support/start-worker.js';
+import { paymentFailed, signedUp, waitFor } from '@switchyard/testkit';
+import { useRedisHarness } from './support/redis-harness.js';
+import { startWorker } from './support/start-worker.js';
 
-let redis: RedisHandle;
-const harness = { cleanups: [] } as unknown as Harness;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  harness.redisUrl = redis.url;
-  harness.client = new Redis(redis.url, { maxRetriesPerRequest: null });
-});
-
-afterEach(async () => {
-  for (const cleanup of harness.cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await harness.client.quit();
-  await redis.stop();
-});
+const harness = useRedisHarness();
 
 function countingHandler(
   fail: (attempt: number) => Error | undefined,
@@ -228,6 +218,121 @@ describe('dead-letter queue', () => {
       const [record] = (await deadLetters()) as [DeadLetterRecord];
       expect(record.reason).toBe('retry_budget_exhausted');
       expect(record.attempts).toBeLessThan(10);
+    });
+  });
+
+  describe('when a handler throws an events EventError', () => {
+    it('dead-letters it as schema_invalid after one attempt, never retried', async () => {
+      const { attempts, handler } = countingHandler(
+        () => new SchemaInvalidError('downstream payload does not match its schema'),
+        { attempts: 5 },
+      );
+      const { publish, settled, deadLetters } = await startWorker(harness, [handler]);
+      const envelope = signedUp();
+
+      await publish(envelope);
+
+      expect(await settled(envelope.id)).toBe('failed');
+      expect(attempts).toEqual([1]);
+      expect(await deadLetters()).toEqual([
+        expect.objectContaining({
+          reason: 'schema_invalid',
+          attempts: 1,
+          errors: [expect.objectContaining({ code: 'SY_ERR_SCHEMA_INVALID' })],
+        }),
+      ]);
+    });
+  });
+
+  describe('when deciding a failure throws unexpectedly', () => {
+    it('still dead-letters the job on its last attempt', async () => {
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        attempts: 2,
+        backoff: { baseMs: 10, maxMs: 20 },
+        handle: () => Promise.reject(new TransientError('down')),
+        isPermanent: () => {
+          throw new Error('isPermanent has a bug');
+        },
+      });
+      const { publish, settled, deadLetters, lines } = await startWorker(harness, [handler]);
+      const envelope = signedUp();
+
+      await publish(envelope);
+
+      expect(await settled(envelope.id)).toBe('failed');
+      expect(await deadLetters()).toEqual([
+        expect.objectContaining({
+          reason: 'attempts_exhausted',
+          attempts: 2,
+          errors: [expect.objectContaining({ attempt: 2, message: 'isPermanent has a bug' })],
+        }),
+      ]);
+      expect(lines.filter((line) => line.msg === 'job failed unexpectedly')).toHaveLength(2);
+    });
+  });
+
+  describe('when the worker loses the job lock', () => {
+    it("aborts the attempt's signal and writes no record", async () => {
+      const seen: { signal?: AbortSignal } = {};
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        attempts: 1,
+        handle: async (_event, ctx) => {
+          seen.signal = ctx.signal;
+          await new Promise<void>((_resolve, reject) => {
+            ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), {
+              once: true,
+            });
+          });
+        },
+      });
+      const { publish, deadLetters, queue, lines } = await startWorker(harness, [handler], {
+        lockDurationMs: 400,
+      });
+      const envelope = signedUp();
+      await publish(envelope);
+      await waitFor(() => seen.signal !== undefined, { message: 'handler running' });
+
+      // Another worker's stalled check took the job over: this worker's lock is gone.
+      await harness.client.del(`${queue.toKey(envelope.id)}:lock`);
+
+      await waitFor(() => seen.signal?.aborted === true, {
+        timeoutMs: 3_000,
+        message: 'the attempt aborted',
+      });
+      expect(seen.signal?.reason).toBeInstanceOf(LockLostError);
+      await waitFor(() => lines.some((line) => String(line.msg).startsWith('lock lost')), {
+        message: 'the lost lock logged',
+      });
+      expect(await deadLetters()).toEqual([]);
+    });
+
+    it('writes no record for a last attempt that fails after the lock was lost', async () => {
+      let fail: (() => void) | undefined;
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        handle: () =>
+          new Promise<void>((_resolve, reject) => {
+            fail = () => reject(new PermanentError('no such mailbox'));
+          }),
+      });
+      const { publish, deadLetters, queue, lines } = await startWorker(harness, [handler]);
+      const envelope = signedUp();
+      await publish(envelope);
+      await waitFor(() => fail !== undefined, { message: 'handler running' });
+      await harness.client.del(`${queue.toKey(envelope.id)}:lock`);
+
+      fail!();
+
+      await waitFor(
+        () => lines.some((line) => line.msg === 'lock lost; not dead-lettering the job'),
+        { message: 'the write skipped' },
+      );
+      expect(await deadLetters()).toEqual([]);
     });
   });
 

@@ -49,8 +49,8 @@ describe('ctx.once', () => {
       expect(await client.pttl(key)).toBeGreaterThan(50_000);
     });
 
-    it('keeps only "done" for a result over 64 KiB', async () => {
-      const { store, scope } = setup();
+    it('keeps only "done" for a result over 8 KiB, or none', async () => {
+      const { store, scope, key } = setup();
       let runs = 0;
       const big = 'x'.repeat(maxEffectResultLength);
       const effect = () => {
@@ -61,6 +61,11 @@ describe('ctx.once', () => {
       expect(await store.once(scope, 'send', effect)).toBe(big);
       expect(await store.once(scope, 'send', effect)).toBeUndefined();
       expect(runs).toBe(1);
+      expect(await client.get(key)).toBe('done');
+      expect(maxEffectResultLength).toBe(8 * 1024);
+
+      await store.once(scope, 'void', () => Promise.resolve(undefined));
+      expect(await client.get(key.replace(/:send$/, ':void'))).toBe('done');
     });
   });
 
@@ -127,17 +132,43 @@ describe('ctx.once', () => {
   });
 
   describe('when the waiter is aborted', () => {
-    it("rejects with the signal's reason", async () => {
+    it("rejects promptly with the signal's reason", async () => {
       const { store, scope, key } = setup();
       await client.set(key, 'lease:other', 'PX', 5_000);
       const control = new AbortController();
       const waiting = store.once({ ...scope, signal: control.signal }, 'send', () =>
         Promise.resolve(1),
       );
+      const settled = waiting.then(
+        () => Date.now(),
+        () => Date.now(),
+      );
+      await sleep(150);
+      const abortedAt = Date.now();
       control.abort(new Error('timeout'));
 
       await expect(waiting).rejects.toThrow('timeout');
+      expect((await settled) - abortedAt).toBeLessThan(50);
       await client.del(key);
+    });
+  });
+
+  describe('when the attempt aborts while its effect still runs', () => {
+    it('stops renewing the lease, so it expires and a redelivery can take over', async () => {
+      const { store, scope, key } = setup(300);
+      const control = new AbortController();
+      let finish: (() => void) | undefined;
+      // An effect that ignores the signal.
+      const running = store.once({ ...scope, signal: control.signal }, 'send', () => {
+        return new Promise<void>((resolve) => (finish = resolve));
+      });
+      await sleep(50);
+      control.abort(new Error('timeout'));
+
+      await sleep(600);
+      expect(await client.exists(key)).toBe(0);
+      finish!();
+      await running;
     });
   });
 });

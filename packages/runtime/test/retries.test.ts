@@ -2,9 +2,9 @@
  * Retry policy on real Redis: the `switchyard` backoff (exponential, jittered,
  * capped), timeouts, and rate limits that do not spend attempts.
  */
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, waitFor, type RedisHandle } from '@switchyard/testkit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { signedUp, waitFor } from '@switchyard/testkit';
 import {
   DownstreamRateLimitedError,
   RateLimitedError,
@@ -13,26 +13,10 @@ import {
   backoffDelay,
   defineHandler,
 } from '../src/index.js';
-import { signedUp } from './support/envelopes.js';
-import { startWorker, type Harness } from './support/start-worker.js';
+import { useRedisHarness } from './support/redis-harness.js';
+import { startWorker } from './support/start-worker.js';
 
-let redis: RedisHandle;
-const harness = { cleanups: [] } as unknown as Harness;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  harness.redisUrl = redis.url;
-  harness.client = new Redis(redis.url, { maxRetriesPerRequest: null });
-});
-
-afterEach(async () => {
-  for (const cleanup of harness.cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await harness.client.quit();
-  await redis.stop();
-});
+const harness = useRedisHarness();
 
 describe('backoffDelay', () => {
   const options = { baseMs: 100, maxMs: 1_000, jitter: 0.2 };
@@ -224,5 +208,135 @@ describe('rate limits', () => {
     expect(await settled(second.id)).toBe('completed');
     expect(await settled(first.id)).toBe('completed');
     expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(490);
+  });
+
+  describe('when two workers serve the queue', () => {
+    it('a 429 seen by one makes the other make no call during the wait', async () => {
+      const calls: { worker: string; at: number }[] = [];
+      let limitedAt = 0;
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        backoff: { baseMs: 10, maxMs: 10 },
+        handle: async (_event, ctx) => {
+          calls.push({ worker: ctx.workerId, at: Date.now() });
+          await Promise.resolve();
+          if (calls.length === 1) {
+            limitedAt = Date.now();
+            throw new DownstreamRateLimitedError('POST /email: 429', 429, 1_000);
+          }
+        },
+      });
+      const one = await startWorker(harness, [handler], { concurrency: 1, workerId: 'one' });
+      await startWorker(harness, [handler], {
+        concurrency: 1,
+        workerId: 'two',
+        prefix: one.prefix,
+      });
+      const first = signedUp('u_first');
+      await one.publish(first);
+      // The limiter key also counts started jobs; a rate limit sets it to a count no limiter allows.
+      const limiter = one.queue.toKey('limiter');
+      await waitFor(async () => Number(await harness.client.get(limiter)) > 1e12, {
+        message: 'the queue is rate limited',
+      });
+      const others = [signedUp('u_a'), signedUp('u_b'), signedUp('u_c')];
+      for (const envelope of others) await one.publish(envelope);
+
+      for (const envelope of [first, ...others]) {
+        expect(await one.settled(envelope.id)).toBe('completed');
+      }
+      // Neither worker, not only the one that got the 429, called during the wait.
+      expect(calls.slice(1).filter((call) => call.at < limitedAt + 950)).toEqual([]);
+    });
+  });
+
+  describe('when a later Retry-After is shorter than the wait already set', () => {
+    it('keeps the longer wait', async () => {
+      let release: (() => void) | undefined;
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        backoff: { baseMs: 10, maxMs: 10 },
+        handle: async () => {
+          await new Promise<void>((resolve) => (release = resolve));
+          throw new RateLimitedError('slow down', 100);
+        },
+      });
+      const { publish, queue, lines } = await startWorker(harness, [handler]);
+      await publish(signedUp());
+      await waitFor(() => release !== undefined, { message: 'handler running' });
+      // Another replica's 429 asked for 3 s meanwhile.
+      const limiter = queue.toKey('limiter');
+      await harness.client.set(limiter, String(Number.MAX_SAFE_INTEGER), 'PX', 3_000);
+      release!();
+      await waitFor(() => lines.some((line) => line.msg === 'rate limited; the queue waits'), {
+        message: 'rate limited',
+      });
+      await sleep(50);
+
+      expect(await harness.client.pttl(limiter)).toBeGreaterThan(2_000);
+    });
+  });
+
+  describe('when Retry-After is 0', () => {
+    it('waits the backoff delay instead of retrying at once', async () => {
+      const calls: number[] = [];
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        backoff: { baseMs: 200, maxMs: 1_000, jitter: 0 },
+        handle: async () => {
+          calls.push(Date.now());
+          await Promise.resolve();
+          if (calls.length <= 2) throw new DownstreamRateLimitedError('429', 429, 0);
+        },
+      });
+      const { publish, settled } = await startWorker(harness, [handler]);
+      const envelope = signedUp();
+
+      await publish(envelope);
+
+      expect(await settled(envelope.id)).toBe('completed');
+      expect(calls).toHaveLength(3);
+      // Bounce 1 waits backoff(1) = 200 ms, bounce 2 waits backoff(2) = 400 ms.
+      expect(calls[1]! - calls[0]!).toBeGreaterThanOrEqual(190);
+      expect(calls[2]! - calls[1]!).toBeGreaterThanOrEqual(390);
+    });
+  });
+});
+
+describe('jobs added without the switchyard backoff', () => {
+  describe.each([
+    ['no backoff at all', undefined],
+    ['a custom backoff type of their own', { type: 'their-own' }],
+  ])('when a job has %s', (_name, backoff) => {
+    it('retries after the capped backoff delay, not at once', async () => {
+      const calls: number[] = [];
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        backoff: { baseMs: 300, maxMs: 300, jitter: 0 },
+        handle: async () => {
+          calls.push(Date.now());
+          await Promise.resolve();
+          if (calls.length <= 2) throw new TransientError('try again');
+        },
+      });
+      const { queue, settled } = await startWorker(harness, [handler]);
+      const envelope = signedUp();
+
+      // Added by hand: only attempts (and maybe a backoff of another kind).
+      await queue.add(envelope.type, envelope, {
+        jobId: envelope.id,
+        attempts: 3,
+        ...(backoff ? { backoff } : {}),
+      });
+
+      expect(await settled(envelope.id)).toBe('completed');
+      expect(calls).toHaveLength(3);
+      expect(calls[1]! - calls[0]!).toBeGreaterThanOrEqual(290);
+      expect(calls[2]! - calls[1]!).toBeGreaterThanOrEqual(290);
+    });
   });
 });

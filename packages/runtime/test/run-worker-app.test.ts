@@ -5,50 +5,20 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { queueNameOf } from '@switchyard/events';
-import {
-  freePort,
-  startApp,
-  waitFor,
-  type AppProcess,
-  type RedisHandle,
-} from '@switchyard/testkit';
-import { startRedis } from '@switchyard/testkit';
-import { startDownstream, type Downstream } from './support/downstream.js';
-import { signedUp } from './support/envelopes.js';
+import { freePort, signedUp, startApp, waitFor, type AppProcess } from '@switchyard/testkit';
+import { useRedisHarness } from './support/redis-harness.js';
 
 const entry = fileURLToPath(new URL('./fixtures/worker-app.ts', import.meta.url));
 
-let redis: RedisHandle;
-let client: Redis;
-let downstream: Downstream;
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url, { maxRetriesPerRequest: null });
-  downstream = await startDownstream();
-});
-
-afterEach(async () => {
-  downstream.release();
-  downstream.calls.length = 0;
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await downstream.close();
-  await client.quit();
-  await redis.stop();
-});
+const harness = useRedisHarness({ downstream: true });
 
 async function startWorkerProcess(env: Record<string, string> = {}) {
   const prefix = `sy-test-${randomUUID()}`;
   const port = await freePort();
-  const queue = new Queue(queueNameOf('notifications'), { connection: client, prefix });
-  cleanups.push(async () => {
+  const queue = new Queue(queueNameOf('notifications'), { connection: harness.client, prefix });
+  harness.cleanups.push(async () => {
     await queue.obliterate({ force: true });
     await queue.close();
   });
@@ -57,16 +27,16 @@ async function startWorkerProcess(env: Record<string, string> = {}) {
     name: 'fixture-worker',
     env: {
       NODE_OPTIONS: '--import tsx --conditions=@switchyard/source',
-      REDIS_URL: redis.url,
+      REDIS_URL: harness.redisUrl,
       HEALTH_PORT: String(port),
-      SANDBOX_URL: downstream.url,
+      SANDBOX_URL: harness.downstream.url,
       QUEUE_PREFIX: prefix,
       ...env,
     },
     readyUrl: `http://127.0.0.1:${port}/readyz`,
     readyTimeoutMs: 20_000,
   });
-  cleanups.push(() => app.kill());
+  harness.cleanups.push(() => app.kill());
   return { app, queue, readyz: `http://127.0.0.1:${port}/readyz` };
 }
 
@@ -74,10 +44,10 @@ describe('runWorkerApp', () => {
   describe('when SIGTERM arrives with a job in flight', () => {
     it('stops being ready, finishes the job, and exits 0', async () => {
       const { app, queue, readyz } = await startWorkerProcess();
-      downstream.hold();
+      harness.downstream.hold();
       const envelope = signedUp();
       await queue.add(envelope.type, envelope, { jobId: envelope.id });
-      await waitFor(() => downstream.calls.length === 1, {
+      await waitFor(() => harness.downstream.calls.length === 1, {
         timeoutMs: 10_000,
         message: 'call reached the downstream',
       });
@@ -86,7 +56,7 @@ describe('runWorkerApp', () => {
       await waitFor(async () => (await fetch(readyz)).status === 503, {
         message: '/readyz answers 503',
       });
-      downstream.release();
+      harness.downstream.release();
 
       expect(await exit).toBe(0);
       expect(await queue.getJobState(envelope.id)).toBe('completed');
@@ -97,10 +67,10 @@ describe('runWorkerApp', () => {
   describe('when a second signal arrives during shutdown', () => {
     it('exits at once with 128 + the signal number', async () => {
       const { app, queue } = await startWorkerProcess({ SHUTDOWN_TIMEOUT_MS: '60000' });
-      downstream.hold();
+      harness.downstream.hold();
       const envelope = signedUp();
       await queue.add(envelope.type, envelope, { jobId: envelope.id });
-      await waitFor(() => downstream.calls.length === 1, {
+      await waitFor(() => harness.downstream.calls.length === 1, {
         timeoutMs: 10_000,
         message: 'call reached the downstream',
       });
@@ -117,6 +87,25 @@ describe('runWorkerApp', () => {
     });
   });
 
+  describe('when Redis is unreachable', () => {
+    it('exits 1 after STARTUP_TIMEOUT_MS with a clear message', async () => {
+      const app = await startApp({
+        entry,
+        name: 'fixture-worker',
+        env: {
+          NODE_OPTIONS: '--import tsx --conditions=@switchyard/source',
+          REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+          HEALTH_PORT: String(await freePort()),
+          STARTUP_TIMEOUT_MS: '500',
+        },
+      });
+      harness.cleanups.push(() => app.kill());
+
+      expect(await app.exited).toBe(1);
+      expect(app.output()).toContain('worker did not start within 500 ms');
+    });
+  });
+
   describe('when a variable has a bad value', () => {
     it('exits 1 and names the variable', async () => {
       const app = await startApp({
@@ -124,11 +113,11 @@ describe('runWorkerApp', () => {
         name: 'fixture-worker',
         env: {
           NODE_OPTIONS: '--import tsx --conditions=@switchyard/source',
-          REDIS_URL: redis.url,
+          REDIS_URL: harness.redisUrl,
           WORKER_CONCURRENCY: '0',
         },
       });
-      cleanups.push(() => app.kill());
+      harness.cleanups.push(() => app.kill());
 
       expect(await app.exited).toBe(1);
       await waitFor(() => app.output().includes('WORKER_CONCURRENCY'), {

@@ -1,16 +1,15 @@
 /**
- * A job whose lock keeps expiring (its workers died or hung) is failed by
- * BullMQ's stalled check, not by our processor; it still gets a dead-letter
- * record, with reason 'stalled'.
+ * A job whose lock keeps expiring (its workers died or hung) more often than
+ * maxStalledCount allows is dead-lettered by the worker that takes it next,
+ * record first, with reason 'stalled', without running the handler.
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryJobOptions, queueNameOf } from '@switchyard/events';
-import { startRedis, waitFor, type RedisHandle } from '@switchyard/testkit';
+import { signedUp, startRedis, waitFor, type RedisHandle } from '@switchyard/testkit';
 import { defineHandler } from '../src/index.js';
-import { signedUp } from './support/envelopes.js';
 import { startWorker, type Harness } from './support/start-worker.js';
 
 let redis: RedisHandle;
@@ -32,7 +31,7 @@ afterAll(async () => {
 });
 
 describe('dead-letter queue', () => {
-  describe('when BullMQ fails a job for stalling more than maxStalledCount', () => {
+  describe('when a job stalled more than maxStalledCount times', () => {
     it('records it with reason "stalled" without running the handler', async () => {
       const prefix = `sy-test-${randomUUID()}`;
       const event = signedUp('u_stalled');
@@ -77,6 +76,8 @@ describe('dead-letter queue', () => {
       );
       expect(record).toMatchObject({
         reason: 'stalled',
+        // attemptsMade + 1: the dead worker's start is not an attempt made.
+        attempts: 1,
         jobId: event.id,
         eventId: event.id,
         event: { id: event.id, type: 'user.signed_up' },

@@ -6,45 +6,25 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryJobOptions, queueNameOf } from '@switchyard/events';
 import {
   freePort,
+  signedUp,
   startApp,
   startRedis,
   waitFor,
   type AppProcess,
   type RedisHandle,
 } from '@switchyard/testkit';
-import { signedUp } from './support/envelopes.js';
-import { startSandbox, type Sandbox } from './support/sandbox.js';
+import { useRedisHarness } from './support/redis-harness.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/worker-app.ts', import.meta.url));
 const builtApp = fileURLToPath(
   new URL('../../../apps/worker-notifications/dist/main.js', import.meta.url),
 );
 
-let redis: RedisHandle;
-let client: Redis;
-let sandbox: Sandbox;
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url, { maxRetriesPerRequest: null });
-  sandbox = await startSandbox();
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await sandbox.app.stop();
-  await client.quit();
-  await redis.stop();
-});
+const harness = useRedisHarness({ sandbox: true });
 
 async function startWorkerProcess(
   entry: string,
@@ -58,15 +38,15 @@ async function startWorkerProcess(
       ...(entry === fixture
         ? { NODE_OPTIONS: '--import tsx --conditions=@switchyard/source' }
         : {}),
-      REDIS_URL: redis.url,
+      REDIS_URL: harness.redisUrl,
       HEALTH_PORT: String(port),
-      SANDBOX_URL: sandbox.url,
+      SANDBOX_URL: harness.sandbox.url,
       ...env,
     },
     readyUrl: `http://127.0.0.1:${port}/readyz`,
     readyTimeoutMs: 20_000,
   });
-  cleanups.push(() => app.kill());
+  harness.cleanups.push(() => app.kill());
   return { app, port };
 }
 
@@ -74,8 +54,8 @@ describe('worker processes', () => {
   describe('when a worker is SIGKILLed after its side effect, before the ack', () => {
     it('another worker takes the job within the stall bound and the effect is applied once', async () => {
       const prefix = `sy-test-${randomUUID()}`;
-      const queue = new Queue(queueNameOf('notifications'), { connection: client, prefix });
-      cleanups.push(async () => {
+      const queue = new Queue(queueNameOf('notifications'), { connection: harness.client, prefix });
+      harness.cleanups.push(async () => {
         await queue.obliterate({ force: true });
         await queue.close();
       });
@@ -108,7 +88,7 @@ describe('worker processes', () => {
       // Stall bound: the lock expires (2 s), the next stalled check (1 s) moves the job back.
       expect(Date.now() - killedAt).toBeLessThan(2_000 + 1_000 + 1_500);
       expect((await queue.getJob(envelope.id))?.processedBy).toBe('survivor');
-      const calls = (await sandbox.ledger()).filter(
+      const calls = (await harness.sandbox.ledger()).filter(
         (call) => call.idempotencyKey === envelope.idempotencyKey,
       );
       // One call reached the sandbox: ctx.once found the effect done and did not call again.
@@ -132,9 +112,9 @@ describe('worker processes', () => {
       const app = await startApp({
         entry: builtApp,
         name: 'worker-notifications',
-        env: { REDIS_URL: lru.url, HEALTH_PORT: '0', SANDBOX_URL: sandbox.url },
+        env: { REDIS_URL: lru.url, HEALTH_PORT: '0', SANDBOX_URL: harness.sandbox.url },
       });
-      cleanups.push(() => app.kill());
+      harness.cleanups.push(() => app.kill());
 
       expect(await app.exited).toBe(1);
       await waitFor(() => app.output().includes('ALLOW_EVICTION_POLICY'), {
@@ -151,12 +131,12 @@ describe('worker processes', () => {
         env: {
           REDIS_URL: lru.url,
           HEALTH_PORT: String(port),
-          SANDBOX_URL: sandbox.url,
+          SANDBOX_URL: harness.sandbox.url,
           ALLOW_EVICTION_POLICY: 'true',
         },
         readyUrl: `http://127.0.0.1:${port}/readyz`,
       });
-      cleanups.push(() => app.kill());
+      harness.cleanups.push(() => app.kill());
 
       expect(app.output()).toContain('starting on an evicting Redis');
       expect(await app.stop('SIGTERM')).toBe(0);

@@ -7,32 +7,16 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliveryJobOptions, queueNameOf } from '@switchyard/events';
-import { freePort, startApp, startRedis, waitFor, type RedisHandle } from '@switchyard/testkit';
-import { signedUp } from './support/envelopes.js';
-import { startSandbox, type Sandbox } from './support/sandbox.js';
+import { freePort, signedUp, startApp, waitFor } from '@switchyard/testkit';
+import { useRedisHarness } from './support/redis-harness.js';
 
 const builtApp = fileURLToPath(
   new URL('../../../apps/worker-notifications/dist/main.js', import.meta.url),
 );
 
-let redis: RedisHandle;
-let client: Redis;
-let sandbox: Sandbox;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = new Redis(redis.url, { maxRetriesPerRequest: null });
-  sandbox = await startSandbox();
-});
-
-afterAll(async () => {
-  await sandbox.app.stop();
-  await client.quit();
-  await redis.stop();
-});
+const harness = useRedisHarness({ sandbox: true });
 
 describe('worker shutdown', () => {
   describe('when SIGTERM arrives during load', () => {
@@ -40,18 +24,18 @@ describe('worker shutdown', () => {
       const jobs = 200;
       const shutdownTimeoutMs = 500;
       const prefix = `sy-test-${randomUUID()}`;
-      const queue = new Queue(queueNameOf('notifications'), { connection: client, prefix });
+      const queue = new Queue(queueNameOf('notifications'), { connection: harness.client, prefix });
       // Slower than the shutdown deadline, so the stopped worker must hand jobs back.
-      await sandbox.control({ latencyMs: 800 });
+      await harness.sandbox.control({ latencyMs: 800 });
       const start = async (workerId: string) => {
         const port = await freePort();
         return startApp({
           entry: builtApp,
           name: workerId,
           env: {
-            REDIS_URL: redis.url,
+            REDIS_URL: harness.redisUrl,
             HEALTH_PORT: String(port),
-            SANDBOX_URL: sandbox.url,
+            SANDBOX_URL: harness.sandbox.url,
             QUEUE_PREFIX: prefix,
             WORKER_ID: workerId,
             WORKER_CONCURRENCY: '50',
@@ -90,14 +74,20 @@ describe('worker shutdown', () => {
         expect(completed).toHaveLength(jobs);
         // Completion counts 1; a handed-back attempt would have made it 2.
         expect(completed.filter((job) => job.attemptsMade !== 1)).toEqual([]);
+        // Handed back, not recovered by the stalled checker after its lock expired.
+        expect(completed.filter((job) => job.stalledCounter !== 0).map((job) => job.id)).toEqual(
+          [],
+        );
         expect(stopped.output()).toContain('job handed back to the queue by shutdown');
-        const ledger = await sandbox.ledger();
+        const ledger = await harness.sandbox.ledger();
         const keys = new Set(envelopes.map((e) => e.idempotencyKey));
         const ours = ledger.filter((call) => keys.has(call.idempotencyKey));
         expect(ours).toHaveLength(jobs);
         expect(new Set(ours.map((call) => call.idempotencyKey)).size).toBe(jobs);
+        // The sandbox dedupes keys, so only `repeats` shows a second call with the same key.
+        expect(ours.filter((call) => call.repeats !== 0)).toEqual([]);
       } finally {
-        await sandbox.control({ latencyMs: 0 });
+        await harness.sandbox.control({ latencyMs: 0 });
         await stopped.kill();
         expect(await survivor.stop('SIGTERM')).toBe(0);
         await queue.obliterate({ force: true });

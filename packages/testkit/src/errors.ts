@@ -52,3 +52,13 @@ export class AppStartError extends TestkitError {
 export class WaitForTimeoutError extends TestkitError {
   readonly code = 'SY_ERR_TESTKIT_WAIT_TIMEOUT';
 }
+
+/** A built entry point is missing or older than its sources: the suite would test old code. */
+export class AppNotBuiltError extends TestkitError {
+  readonly code = 'SY_ERR_TESTKIT_NOT_BUILT';
+}
+
+/** The sandbox answered a testkit request (ledger, control) with a non-2xx status. */
+export class SandboxRequestError extends TestkitError {
+  readonly code = 'SY_ERR_TESTKIT_SANDBOX_REQUEST';
+}

@@ -6,11 +6,21 @@ export { waitFor } from './wait-for.js';
 export type { WaitForOptions } from './wait-for.js';
 export { freePort } from './free-port.js';
 export { pingRedis } from './ping-redis.js';
+export { assertBuilt } from './assert-built.js';
+export { startSandbox } from './start-sandbox.js';
+export type { LedgerCall, Sandbox, StartSandboxOptions } from './start-sandbox.js';
+export { paymentFailed, signedUp } from './envelopes.js';
+export { paymentFailedRequest, signedUpRequest } from './publish-requests.js';
+export { randomPrefix, unlinkPrefix, waitReady } from './redis-prefix.js';
+export { handlerContext } from './handler-context.js';
+export type { HandlerContextOptions, TestHandlerContext } from './handler-context.js';
 export {
+  AppNotBuiltError,
   AppStartError,
   HandleStoppedError,
   NoRedisError,
   RedisStartError,
+  SandboxRequestError,
   TestkitError,
   UnsupportedOperationError,
   WaitForTimeoutError,

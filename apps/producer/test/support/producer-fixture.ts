@@ -3,15 +3,19 @@
  * queue prefix per test, logs captured through an injected destination, and
  * helpers to see what reached Redis.
  */
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { LightMyRequestResponse } from 'fastify';
 import { queueNameOf, subscriberNames } from '@switchyard/events';
 import { createLogger, createMetricsRegistry, parseEnv } from '@switchyard/observability';
-import type { RedisHandle } from '@switchyard/testkit';
+import { randomPrefix, unlinkPrefix, waitReady, type RedisHandle } from '@switchyard/testkit';
 import { buildServer, type ProducerServer } from '../../src/build-server.js';
 import { createRedisConnection } from '../../src/create-redis-connection.js';
 import { producerEnvSchema } from '../../src/env.js';
+
+export {
+  paymentFailedRequest as paymentFailed,
+  signedUpRequest as signedUp,
+} from '@switchyard/testkit';
 
 export const apiKey = 'test-key-0123456789abcdef';
 export const secondApiKey = 'second-key-9876543210fedcba';
@@ -48,7 +52,7 @@ export async function openProducer(
   server: RedisHandle,
   env: Record<string, string> = {},
 ): Promise<ProducerFixture> {
-  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const prefix = randomPrefix();
   const config = parseEnv(producerEnvSchema, {
     REDIS_URL: server.url,
     API_KEYS: `${apiKey},${secondApiKey}`,
@@ -68,7 +72,7 @@ export async function openProducer(
   const redis = createRedisConnection({ url: server.url, commandTimeoutMs: 1_000 });
   const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
   admin.on('error', () => undefined);
-  await Promise.all([ready(redis), ready(admin)]);
+  await Promise.all([waitReady(redis), waitReady(admin)]);
   const state = { draining: false };
   const app = buildServer({
     config,
@@ -113,41 +117,9 @@ export async function openProducer(
     async close() {
       await app.close();
       redis.disconnect();
-      const keys = await admin.keys(`${prefix}:*`).catch(() => {
-        // The outage tests killed the server: nothing is left to clean.
-        return [];
-      });
-      if (keys.length > 0) await admin.unlink(...keys);
+      // The outage tests killed the server: nothing is left to clean then.
+      await unlinkPrefix(admin, prefix);
       admin.disconnect();
     },
-  };
-}
-
-async function ready(connection: Redis): Promise<void> {
-  if (connection.status === 'ready') return;
-  await new Promise<void>((resolve) => connection.once('ready', resolve));
-}
-
-export function signedUp(userId = 'u_1', overrides: Record<string, unknown> = {}) {
-  return {
-    type: 'user.signed_up',
-    version: 1,
-    data: { userId, email: `${userId}@example.com`, plan: 'free' },
-    ...overrides,
-  };
-}
-
-export function paymentFailed(invoiceId = 'in_1', overrides: Record<string, unknown> = {}) {
-  return {
-    type: 'payment.failed',
-    version: 1,
-    data: {
-      userId: 'u_1',
-      invoiceId,
-      amountCents: 1_999,
-      currency: 'EUR',
-      reason: 'card declined',
-    },
-    ...overrides,
   };
 }

@@ -3,15 +3,20 @@
  * publisher connection built the way the producer builds it, an admin
  * connection to look at what was written, and cleanup of the prefix.
  */
-import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisHandle } from '@switchyard/testkit';
+import { randomPrefix, unlinkPrefix, waitReady, type RedisHandle } from '@switchyard/testkit';
 import {
   createRedisPublisher,
   type RedisPublisher,
   type RedisPublisherOptions,
 } from '../../src/index.js';
+
+export {
+  paymentFailedRequest as paymentFailed,
+  signedUpRequest as signedUp,
+  waitReady,
+} from '@switchyard/testkit';
 
 /** What the producer passes; tests use the same so failures surface the same way. */
 export const failFastOptions: RedisOptions = {
@@ -36,7 +41,7 @@ export async function openPublisherFixture(
   server: RedisHandle,
   options: Partial<RedisPublisherOptions> & { redis?: RedisOptions } = {},
 ): Promise<PublisherFixture> {
-  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const prefix = randomPrefix();
   const { redis: redisOptions, ...publisherOptions } = options;
   const connection = new Redis(server.url, { ...failFastOptions, ...redisOptions });
   const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
@@ -65,43 +70,9 @@ export async function openPublisherFixture(
       await publisher.close();
       await Promise.all([...queues.values()].map((q) => q.close()));
       connection.disconnect();
-      const keys = await admin.keys(`${prefix}:*`).catch(() => {
-        // The fault tests killed the server: nothing is left to clean.
-        return [];
-      });
-      if (keys.length > 0) await admin.unlink(...keys);
+      // The fault tests killed the server: nothing is left to clean then.
+      await unlinkPrefix(admin, prefix);
       admin.disconnect();
-    },
-  };
-}
-
-export async function waitReady(connection: Redis): Promise<void> {
-  if (connection.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    connection.once('ready', resolve);
-    connection.once('end', () => reject(new Error('connection ended before it was ready')));
-  });
-}
-
-export function signedUp(userId = 'u_1', overrides: Record<string, unknown> = {}) {
-  return {
-    type: 'user.signed_up',
-    version: 1,
-    data: { userId, email: `${userId}@example.com`, plan: 'free' },
-    ...overrides,
-  };
-}
-
-export function paymentFailed(invoiceId = 'in_1') {
-  return {
-    type: 'payment.failed',
-    version: 1,
-    data: {
-      userId: 'u_1',
-      invoiceId,
-      amountCents: 1_999,
-      currency: 'EUR',
-      reason: 'card declined',
     },
   };
 }

@@ -1,0 +1,126 @@
+/**
+ * createPublisher: one typed API over two transports with one semantics.
+ *
+ * - `{ redis }`: straight to Redis through createRedisPublisher, the very
+ *   code the producer runs (same validation, tenant-scoped idempotency
+ *   ledger, atomic fan-out and backpressure), for services that can reach
+ *   the queues' Redis.
+ * - `{ baseUrl, apiKey }`: over HTTP to the producer (createHttpPublisher),
+ *   with bounded retries under the same idempotency key.
+ *
+ * Both resolve the same PublishResult / PublishBatchResult and throw the same
+ * error classes with the same codes, so code written against one works
+ * against the other.
+ */
+import { Redis } from 'ioredis';
+import {
+  createRedisPublisher,
+  type BatchItemResult,
+  type PublishReceipt,
+  type PublishResult,
+  type RedisPublisherOptions,
+} from './create-redis-publisher.js';
+import { createHttpPublisher, type HttpPublisherOptions } from './create-http-publisher.js';
+import { RedisUnavailableError } from './errors.js';
+import {
+  batchItemRequest,
+  toPublishRequest,
+  type PublishBatchItem,
+  type PublishBatchResult,
+  type PublishEventOptions,
+  type Publisher,
+  type TransportPublisher,
+} from './publisher.js';
+
+export interface RedisTransportOptions extends Omit<RedisPublisherOptions, 'connection'> {
+  /**
+   * The Redis holding the subscriber queues: an ioredis instance (yours to
+   * close; build it fail-fast, see createRedisPublisher) or a URL (the
+   * publisher opens a fail-fast connection and closes it on `close()`).
+   */
+  redis: Redis | string;
+}
+
+export type CreatePublisherOptions =
+  (RedisTransportOptions & { baseUrl?: never }) | (HttpPublisherOptions & { redis?: never });
+
+export function createPublisher(options: CreatePublisherOptions): Publisher {
+  const transport: unknown =
+    'redis' in options && options.redis !== undefined
+      ? createRedisTransport(options)
+      : createHttpPublisher(options);
+  // The transports check payloads at run time; Publisher's overloads add the
+  // catalogue's types (too deep for tsc to compare with the untyped shape).
+  return transport as Publisher;
+}
+
+const toResult = (receipt: PublishReceipt): PublishResult => ({
+  eventId: receipt.eventId,
+  idempotencyKey: receipt.idempotencyKey,
+  status: receipt.status,
+  queues: receipt.queues,
+});
+
+const toBatchResult = (result: BatchItemResult): PublishBatchResult =>
+  result.status === 'rejected' ? result : { index: result.index, ...toResult(result) };
+
+function createRedisTransport(options: RedisTransportOptions): TransportPublisher {
+  const { redis, ...publisherOptions } = options;
+  const owned = typeof redis === 'string';
+  const connection = owned
+    ? new Redis(redis, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        commandTimeout: 2_000,
+        connectionName: 'sy-publisher',
+      })
+    : redis;
+  // An owned connection reports outages through RedisUnavailableError, not as
+  // unhandled 'error' events.
+  if (owned) connection.on('error', () => undefined);
+  const core = createRedisPublisher({ connection, ...publisherOptions });
+  const readyTimeoutMs = options.timeoutMs ?? 5_000;
+
+  /** Waits (bounded) for a connection still making its first connection. */
+  async function untilConnected(): Promise<void> {
+    if (connection.status !== 'connecting' && connection.status !== 'connect') return;
+    let onReady: () => void = () => undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onReady = resolve;
+        connection.once('ready', onReady);
+        timer = setTimeout(
+          () =>
+            reject(new RedisUnavailableError(`Redis was not ready within ${readyTimeoutMs} ms`)),
+          readyTimeoutMs,
+        );
+      });
+    } finally {
+      clearTimeout(timer);
+      connection.off('ready', onReady);
+    }
+  }
+
+  return {
+    transport: 'redis',
+    async publish(type: string, data: unknown, publishOptions: PublishEventOptions = {}) {
+      const { signal, ...eventOptions } = publishOptions;
+      signal?.throwIfAborted();
+      await untilConnected();
+      return toResult(await core.publish(toPublishRequest(type, data, eventOptions)));
+    },
+    async publishBatch(items: readonly PublishBatchItem[], batchOptions = {}) {
+      batchOptions.signal?.throwIfAborted();
+      await untilConnected();
+      const requests = items.map(batchItemRequest);
+      return (await core.publishBatch(requests)).map(toBatchResult);
+    },
+    async close() {
+      await core.close();
+      if (owned && connection.status !== 'end') {
+        await connection.quit().catch(() => connection.disconnect());
+      }
+    },
+  };
+}

@@ -1,0 +1,45 @@
+/** Envelopes built the way the producer builds them (parsePublishRequest, then createEnvelope). */
+import {
+  createEnvelope,
+  parsePublishRequest,
+  type Envelope,
+  type EventData,
+} from '@switchyard/events';
+
+/**
+ * A `user.signed_up` envelope in its newest version (v2, what handlers
+ * receive) for `userId`, e-mail `<userId>@example.com`, tier 'pro', locale 'en'.
+ */
+export function signedUp(userId = 'u_1'): Envelope<'user.signed_up'> {
+  return createEnvelope(
+    parsePublishRequest({
+      type: 'user.signed_up',
+      version: 2,
+      data: { userId, email: `${userId}@example.com`, tier: 'pro', locale: 'en' },
+    }),
+  ) as Envelope<'user.signed_up'>;
+}
+
+/**
+ * A `payment.failed` v1 envelope for `invoiceId`; `data` overrides the
+ * defaults (userId 'u_1', 1999 EUR cents, reason 'card_declined').
+ */
+export function paymentFailed(
+  invoiceId = 'inv_1',
+  data: Partial<EventData<'payment.failed'>> = {},
+): Envelope<'payment.failed'> {
+  return createEnvelope(
+    parsePublishRequest({
+      type: 'payment.failed',
+      version: 1,
+      data: {
+        userId: 'u_1',
+        invoiceId,
+        amountCents: 1999,
+        currency: 'EUR',
+        reason: 'card_declined',
+        ...data,
+      },
+    }),
+  ) as Envelope<'payment.failed'>;
+}
