@@ -10,3 +10,4 @@ export {
   exitCodes,
 } from './errors.js';
 export { readQueueStats, type QueueStats } from './commands/queues.js';
+export type { ScheduleInfo } from './commands/schedules.js';

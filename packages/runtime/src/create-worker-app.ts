@@ -6,8 +6,10 @@
  */
 import type { SubscriberName } from '@switchyard/events';
 import { startHealthServer, type HealthServer, type Logger } from '@switchyard/observability';
+import { createPublisher, type Publisher } from '@switchyard/client';
 import { createWorker, type SubscriberWorker } from './create-worker.js';
 import type { Handler } from './define-handler.js';
+import type { Schedule } from './define-schedule.js';
 import { WorkerClosingError, WorkerConfigError } from './errors.js';
 import { createHttpClient, type HttpClient } from './http-client.js';
 import type { WorkerEnv } from './worker-env.js';
@@ -27,6 +29,12 @@ export interface CreateWorkerAppOptions {
   subscriber: SubscriberName;
   /** Builds the handlers from the app's downstream clients, so tests can hand in their own. */
   handlers: (deps: WorkerAppDeps) => readonly Handler[];
+  /**
+   * Builds the subscriber's schedules (defineSchedule), run by this app's
+   * worker; their ctx.publisher publishes straight to REDIS_URL under
+   * QUEUE_PREFIX. Default: none.
+   */
+  schedules?: (deps: WorkerAppDeps) => readonly Schedule[];
   env: WorkerEnv;
   logger: Logger;
   registry: MetricsRegistry;
@@ -65,8 +73,16 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
       `${options.name} consumes "${options.subscriber}" but got handlers for ${strangers.map((h) => `"${h.subscriber}"`).join(', ')}`,
     );
   }
+  const schedules = options.schedules?.({ sandbox, env }) ?? [];
+  // Opened only for schedules; closed after the worker on stop().
+  const publisher: Publisher | undefined =
+    schedules.length > 0
+      ? createPublisher({ redis: env.REDIS_URL, prefix: env.QUEUE_PREFIX })
+      : undefined;
   const worker: SubscriberWorker = createWorker({
     handlers,
+    schedules,
+    ...(publisher === undefined ? {} : { publisher }),
     connection: env.REDIS_URL,
     prefix: env.QUEUE_PREFIX,
     workerId: env.WORKER_ID,
@@ -114,6 +130,7 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
     stop() {
       stopping ??= (async () => {
         await worker.close(env.SHUTDOWN_TIMEOUT_MS);
+        await publisher?.close();
         await health?.close();
       })();
       return stopping;

@@ -90,7 +90,11 @@ import {
   classifyFailure,
   errorCode,
 } from './errors.js';
+import type { Publisher } from '@switchyard/client';
+import type { Schedule } from './define-schedule.js';
 import { checkEvictionPolicy } from './eviction-policy.js';
+import { createScheduleRunner, type ScheduleRunner } from './schedule-runner.js';
+import { raceAbort, settlesWithin } from './race-abort.js';
 import { createWorkerMetrics, type MetricsRegistry } from './worker-metrics.js';
 
 export interface CreateWorkerOptions {
@@ -164,6 +168,13 @@ export interface CreateWorkerOptions {
    * 1..2147483647. Default: 30000.
    */
   startupTimeoutMs?: number;
+  /**
+   * The subscriber's schedules (defineSchedule), run by this worker on the
+   * queue `<subscriber>.schedules`; see schedule-runner.ts. Default: none.
+   */
+  schedules?: readonly Schedule[];
+  /** Publisher handed to schedules as ctx.publisher; required when `schedules` is not empty. */
+  publisher?: Publisher;
 }
 
 export interface SubscriberWorker {
@@ -189,8 +200,6 @@ export interface SubscriberWorker {
 
 /** How long close() waits for aborted jobs to be handed back before it drops the connections. */
 const abortGraceMs = 1_000;
-/** How long an aborted handler may take to unwind before the worker stops waiting for it. */
-const abortUnwindMs = 500;
 /** How long a QUIT may take before the connection is dropped. */
 const quitTimeoutMs = 1_000;
 /** The limiter every worker gets by default: large enough never to bind. */
@@ -284,6 +293,24 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
   );
   const logger = options.logger.child({ workerId: options.workerId });
   const metrics = createWorkerMetrics(options.registry);
+  let scheduleRunner: ScheduleRunner | undefined;
+  if (options.schedules !== undefined && options.schedules.length > 0) {
+    if (options.publisher === undefined) {
+      throw new WorkerConfigError('a worker with schedules needs a `publisher`');
+    }
+    scheduleRunner = createScheduleRunner({
+      subscriber,
+      schedules: options.schedules,
+      prefix,
+      workerId: options.workerId,
+      logger,
+      registry: options.registry,
+      publisher: options.publisher,
+      lockDurationMs,
+      stalledIntervalMs,
+      now,
+    });
+  }
   /** The abort controller of every job in flight, with its job id; close() aborts them past its deadline. */
   const inFlight = new Map<AbortController, string | undefined>();
   /**
@@ -752,6 +779,10 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     await worker.waitUntilReady();
     // close() may have run meanwhile; it closes `worker`, so only report.
     checkNotClosing();
+    if (scheduleRunner) {
+      await scheduleRunner.start(redis);
+      checkNotClosing();
+    }
     logger.info({ queue: queueNameOf(subscriber), concurrency, prefix }, 'worker started');
   };
 
@@ -774,6 +805,8 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
       closing ??= (async () => {
         let forced = false;
         const current = worker;
+        // Closed alongside the handler worker, before the shared connection.
+        const schedulesClosed = scheduleRunner?.close(deadlineMs);
         if (current) {
           logger.info({ deadlineMs }, 'worker closing');
           const graceful = current.close().then(
@@ -816,6 +849,7 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
           },
         );
         await settlesWithin(queues, quitTimeoutMs);
+        await schedulesClosed;
         await closeConnection(forced);
         // After the close: an owned connection may still report errors until it ends.
         if (connection && connectionListeners) {
@@ -919,63 +953,4 @@ function dispatch(handler: Handler, envelope: Envelope, ctx: HandlerContext): Pr
     envelope,
     ctx,
   );
-}
-
-/**
- * Settles with `work`; when the signal aborts first, gives `work`
- * `abortUnwindMs` to unwind (a cooperative handler releases its effect lease
- * and sockets while the connection is still open), then rejects with the
- * signal's reason, except after a shutdown abort (WorkerClosingError) when
- * `work` succeeded within that window: its work is done, so it resolves
- * (handing it back would run it again). A timeout still fails the attempt.
- * A handler that ignores the signal thus holds its slot at most
- * `abortUnwindMs` past the abort. An abandoned `work` still gets a handler,
- * so its late rejection is logged instead of floating.
- */
-async function raceAbort(work: Promise<void>, signal: AbortSignal, logger: Logger): Promise<void> {
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<'aborted'>((resolve) => {
-    onAbort = () => resolve('aborted');
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  const outcome = work.then(
-    () => ({ ok: true as const }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-  try {
-    const first = await Promise.race([outcome, aborted]);
-    if (first !== 'aborted') {
-      if (first.ok) return;
-      throw first.error;
-    }
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  }
-  if (await settlesWithin(outcome, abortUnwindMs)) {
-    if ((await outcome).ok && signal.reason instanceof WorkerClosingError) return;
-  } else {
-    void outcome.then((result) =>
-      result.ok
-        ? logger.warn('abandoned handler finished after its attempt was aborted')
-        : logger.warn(
-            { err: result.error },
-            'abandoned handler failed after its attempt was aborted',
-          ),
-    );
-  }
-  throw signal.reason;
-}
-
-/** Whether `promise` settled within `ms`; the timer is cleared either way. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

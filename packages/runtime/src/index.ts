@@ -44,6 +44,17 @@ export {
   type HandlerDefinition,
   type HandlerOptions,
 } from './define-handler.js';
+export {
+  defaultScheduleTimeoutMs,
+  defineSchedule,
+  scheduleLastRunsKey,
+  scheduleQueueNameOf,
+  type Schedule,
+  type ScheduleContext,
+  type ScheduleDefinition,
+  type ScheduleLastRun,
+  type ScheduleRunOutcome,
+} from './define-schedule.js';
 export { defaultEffectTtlMs, maxEffectResultLength } from './effect-once.js';
 export {
   AlreadyDeadLetteredError,

@@ -19,6 +19,7 @@ import type { SubscriberName } from '@switchyard/events';
 import { createLogger, createMetricsRegistry, loadEnvOrExit } from '@switchyard/observability';
 import { createWorkerApp, type WorkerApp, type WorkerAppDeps } from './create-worker-app.js';
 import type { Handler } from './define-handler.js';
+import type { Schedule } from './define-schedule.js';
 import { workerEnvSchema } from './worker-env.js';
 
 export interface RunWorkerAppOptions {
@@ -26,6 +27,8 @@ export interface RunWorkerAppOptions {
   name: string;
   subscriber: SubscriberName;
   handlers: (deps: WorkerAppDeps) => readonly Handler[];
+  /** Builds the subscriber's schedules (see createWorkerApp). Default: none. */
+  schedules?: (deps: WorkerAppDeps) => readonly Schedule[];
   /** The environment to read config from. Default: `process.env`. */
   env?: Record<string, string | undefined>;
 }
@@ -44,6 +47,7 @@ export async function runWorkerApp(options: RunWorkerAppOptions): Promise<Worker
     name: options.name,
     subscriber: options.subscriber,
     handlers: options.handlers,
+    ...(options.schedules === undefined ? {} : { schedules: options.schedules }),
     env,
     logger,
     registry,

@@ -3,6 +3,7 @@ import { dlqLsCommand, dlqPurgeCommand, dlqReplayCommand, dlqShowCommand } from 
 import { pauseCommand, resumeCommand } from './pause-resume.js';
 import { publishCommand } from './publish.js';
 import { queuesCommand } from './queues.js';
+import { schedulesCommand } from './schedules.js';
 
 /** Every command, in the order `sy --help` lists them. */
 export const commands: readonly Command[] = [
@@ -14,4 +15,5 @@ export const commands: readonly Command[] = [
   pauseCommand,
   resumeCommand,
   publishCommand,
+  schedulesCommand,
 ];
