@@ -9,15 +9,13 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import {
-  createEnvelope,
   deadLetterQueueNameOf,
   deliveryJobOptions,
-  parsePublishRequest,
   queueNameOf,
   type StoredEnvelope,
   type SubscriberName,
 } from '@switchyard/events';
-import { waitFor } from '@switchyard/testkit';
+import { numberedEnvelope as envelopeOf, waitFor } from '@switchyard/testkit';
 import {
   createDeadLetterRecord,
   deadLetterJobId,
@@ -53,27 +51,6 @@ function fakeClock() {
 }
 
 type EventKind = 'user.signed_up' | 'payment.failed';
-
-function envelopeOf(type: EventKind, n: number, tenantId?: string): StoredEnvelope {
-  const data =
-    type === 'user.signed_up'
-      ? { userId: `u_${n}`, email: `u_${n}@example.com`, plan: 'pro' }
-      : {
-          userId: `u_${n}`,
-          invoiceId: `inv_${n}`,
-          amountCents: 1999,
-          currency: 'EUR',
-          reason: 'card_declined',
-        };
-  return createEnvelope(
-    parsePublishRequest({
-      type,
-      version: 1,
-      data,
-      ...(tenantId === undefined ? {} : { tenantId }),
-    }),
-  );
-}
 
 interface DeadLetterSpec {
   reason?: DeadLetterReason;

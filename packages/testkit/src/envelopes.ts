@@ -4,6 +4,7 @@ import {
   parsePublishRequest,
   type Envelope,
   type EventData,
+  type StoredEnvelope,
 } from '@switchyard/events';
 
 /**
@@ -42,4 +43,33 @@ export function paymentFailed(
       },
     }),
   ) as Envelope<'payment.failed'>;
+}
+
+/**
+ * A stored v1 envelope numbered `n` (userId `u_<n>`, invoiceId `inv_<n>`),
+ * optionally for a tenant: for filling queues and dead-letter queues.
+ */
+export function numberedEnvelope(
+  type: 'user.signed_up' | 'payment.failed',
+  n: number,
+  tenantId?: string,
+): StoredEnvelope {
+  const data =
+    type === 'user.signed_up'
+      ? { userId: `u_${n}`, email: `u_${n}@example.com`, plan: 'pro' }
+      : {
+          userId: `u_${n}`,
+          invoiceId: `inv_${n}`,
+          amountCents: 1999,
+          currency: 'EUR',
+          reason: 'card_declined',
+        };
+  return createEnvelope(
+    parsePublishRequest({
+      type,
+      version: 1,
+      data,
+      ...(tenantId === undefined ? {} : { tenantId }),
+    }),
+  );
 }

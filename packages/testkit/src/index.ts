@@ -9,7 +9,7 @@ export { pingRedis } from './ping-redis.js';
 export { assertBuilt } from './assert-built.js';
 export { startSandbox } from './start-sandbox.js';
 export type { LedgerCall, Sandbox, StartSandboxOptions } from './start-sandbox.js';
-export { paymentFailed, signedUp } from './envelopes.js';
+export { numberedEnvelope, paymentFailed, signedUp } from './envelopes.js';
 export { paymentFailedRequest, signedUpRequest } from './publish-requests.js';
 export { randomPrefix, unlinkPrefix, waitReady } from './redis-prefix.js';
 export { handlerContext } from './handler-context.js';

@@ -8,14 +8,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import {
-  createEnvelope,
-  deadLetterQueueNameOf,
-  parsePublishRequest,
-  queueNameOf,
-  type StoredEnvelope,
-  type SubscriberName,
-} from '@switchyard/events';
+import { deadLetterQueueNameOf, queueNameOf, type SubscriberName } from '@switchyard/events';
 import {
   createDeadLetterRecord,
   deadLetterJobId,
@@ -23,7 +16,13 @@ import {
   type DeadLetterReason,
   type DeadLetterRecord,
 } from '@switchyard/runtime';
-import { randomPrefix, startRedis, unlinkPrefix, type RedisHandle } from '@switchyard/testkit';
+import {
+  numberedEnvelope as envelopeOf,
+  randomPrefix,
+  startRedis,
+  unlinkPrefix,
+  type RedisHandle,
+} from '@switchyard/testkit';
 import { runCli, type CliDeps } from '../../src/index.js';
 
 export interface CliRun {
@@ -39,32 +38,9 @@ export interface DeadLetterSpec {
   failedAt?: string;
 }
 
-export const day = (d: number) => `2030-01-${String(d).padStart(2, '0')}T12:00:00.000Z`;
+export { envelopeOf };
 
-export function envelopeOf(
-  type: 'user.signed_up' | 'payment.failed',
-  n: number,
-  tenantId?: string,
-): StoredEnvelope {
-  const data =
-    type === 'user.signed_up'
-      ? { userId: `u_${n}`, email: `u_${n}@example.com`, plan: 'pro' }
-      : {
-          userId: `u_${n}`,
-          invoiceId: `inv_${n}`,
-          amountCents: 1999,
-          currency: 'EUR',
-          reason: 'card_declined',
-        };
-  return createEnvelope(
-    parsePublishRequest({
-      type,
-      version: 1,
-      data,
-      ...(tenantId === undefined ? {} : { tenantId }),
-    }),
-  );
-}
+export const day = (d: number) => `2030-01-${String(d).padStart(2, '0')}T12:00:00.000Z`;
 
 export function useCliHarness() {
   let server: RedisHandle;
