@@ -79,22 +79,30 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
     schedules.length > 0
       ? createPublisher({ redis: env.REDIS_URL, prefix: env.QUEUE_PREFIX })
       : undefined;
-  const worker: SubscriberWorker = createWorker({
-    handlers,
-    schedules,
-    ...(publisher === undefined ? {} : { publisher }),
-    connection: env.REDIS_URL,
-    prefix: env.QUEUE_PREFIX,
-    workerId: env.WORKER_ID,
-    logger,
-    registry: options.registry,
-    concurrency: env.WORKER_CONCURRENCY,
-    allowEvictionPolicy: env.ALLOW_EVICTION_POLICY,
-    lockDurationMs: env.LOCK_DURATION_MS,
-    stalledIntervalMs: env.STALLED_INTERVAL_MS,
-    maxStalledCount: env.MAX_STALLED_COUNT,
-    startupTimeoutMs: env.STARTUP_TIMEOUT_MS,
-  });
+  let worker: SubscriberWorker;
+  try {
+    worker = createWorker({
+      handlers,
+      schedules,
+      ...(publisher === undefined ? {} : { publisher }),
+      connection: env.REDIS_URL,
+      prefix: env.QUEUE_PREFIX,
+      workerId: env.WORKER_ID,
+      logger,
+      registry: options.registry,
+      concurrency: env.WORKER_CONCURRENCY,
+      allowEvictionPolicy: env.ALLOW_EVICTION_POLICY,
+      lockDurationMs: env.LOCK_DURATION_MS,
+      stalledIntervalMs: env.STALLED_INTERVAL_MS,
+      maxStalledCount: env.MAX_STALLED_COUNT,
+      startupTimeoutMs: env.STARTUP_TIMEOUT_MS,
+    });
+  } catch (error) {
+    // A refused configuration must not leave the schedules' publisher
+    // connected (and reconnecting forever); the close needs no waiting for.
+    void publisher?.close().catch(() => undefined);
+    throw error;
+  }
   let health: HealthServer | undefined;
   let stopping: Promise<void> | undefined;
 

@@ -746,6 +746,12 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     if (unhandled.length > 0) {
       logger.warn({ unhandled }, 'routed event types without a handler will be dead-lettered');
     }
+    // Schedules first: a pattern BullMQ refuses fails the start before any
+    // job is taken, so a config typo never leaves jobs stalled in a crash loop.
+    if (scheduleRunner) {
+      await scheduleRunner.start(redis);
+      checkNotClosing();
+    }
     worker = new Worker(queueNameOf(subscriber), processJob, {
       connection: redis,
       prefix,
@@ -779,10 +785,6 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     await worker.waitUntilReady();
     // close() may have run meanwhile; it closes `worker`, so only report.
     checkNotClosing();
-    if (scheduleRunner) {
-      await scheduleRunner.start(redis);
-      checkNotClosing();
-    }
     logger.info({ queue: queueNameOf(subscriber), concurrency, prefix }, 'worker started');
   };
 
@@ -791,7 +793,15 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
       const starting = startWorker();
       // Settles late (or never) after a timeout; the close below owns the outcome then.
       starting.catch(() => undefined);
-      if (await settlesWithin(starting, startupTimeoutMs)) return starting;
+      if (await settlesWithin(starting, startupTimeoutMs)) {
+        try {
+          return await starting;
+        } catch (error) {
+          // Nothing half-started stays behind: no worker taking jobs, no connection.
+          await api.close(0);
+          throw error;
+        }
+      }
       logger.error({ startupTimeoutMs }, 'worker did not start in time; closing');
       await api.close(0);
       throw new WorkerStartTimeoutError(

@@ -144,7 +144,7 @@ describe('schedules', () => {
     });
 
     it('with a pattern BullMQ refuses fails the start with a WorkerConfigError', async () => {
-      const { replica } = useSchedulePrefix();
+      const { replica, prefix } = useSchedulePrefix();
       const { worker } = replica([
         defineSchedule({
           subscriber: 'billing',
@@ -154,6 +154,17 @@ describe('schedules', () => {
         }),
       ]);
       await expect(worker.start()).rejects.toThrow(WorkerConfigError);
+      // Nothing half-started stays behind to take (and then strand) jobs.
+      expect(worker.isReady()).toBe(false);
+      const subscriberQueue = new Queue(queueNameOf('billing'), {
+        connection: harness.client,
+        prefix,
+      });
+      try {
+        expect(await subscriberQueue.getWorkers()).toEqual([]);
+      } finally {
+        await subscriberQueue.close();
+      }
     });
   });
 
