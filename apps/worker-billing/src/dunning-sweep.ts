@@ -28,25 +28,56 @@ export function dunningIdempotencyKey(invoiceId: string, scheduledAt: Date): str
   return `dunning:${invoiceId}:${scheduledAt.toISOString().slice(0, 10)}`;
 }
 
-/** One sweep: publishes each invoice's reminder; resolves with how many were newly accepted. */
+/** Reminders published per round trip. */
+export const dunningBatchSize = 500;
+
+/** Some reminders of a sweep were refused; the others were published. */
+export class DunningSweepError extends Error {
+  readonly code = 'SY_ERR_DUNNING_SWEEP';
+}
+
+/**
+ * One sweep: publishes every invoice's reminder in batches of
+ * `dunningBatchSize`. An item refused (invalid, conflict, backlog full) does
+ * not stop the others; the sweep throws DunningSweepError at the end naming
+ * how many were refused, so the run counts as failed. A transport failure
+ * (Redis down) throws at once. Resolves with how many were newly accepted.
+ */
 export async function runDunningSweep(
   invoices: readonly DunningInvoice[],
   ctx: Pick<ScheduleContext, 'publisher' | 'scheduledAt' | 'signal' | 'logger'>,
 ): Promise<number> {
   let accepted = 0;
-  for (const invoice of invoices) {
-    const result = await ctx.publisher.publish(
-      'payment.failed',
-      { ...invoice, reason: dunningReason },
-      {
+  const refused: { invoiceId: string; code: string }[] = [];
+  for (let from = 0; from < invoices.length; from += dunningBatchSize) {
+    ctx.signal.throwIfAborted();
+    const chunk = invoices.slice(from, from + dunningBatchSize);
+    const results = await ctx.publisher.publishBatch(
+      chunk.map((invoice) => ({
+        type: 'payment.failed' as const,
+        data: { ...invoice, reason: dunningReason },
         idempotencyKey: dunningIdempotencyKey(invoice.invoiceId, ctx.scheduledAt),
         occurredAt: ctx.scheduledAt,
-        signal: ctx.signal,
-      },
+      })),
+      { signal: ctx.signal },
     );
-    if (result.status === 'accepted') accepted += 1;
+    results.forEach((result, i) => {
+      if (result.status === 'accepted') accepted += 1;
+      else if (result.status === 'rejected') {
+        refused.push({ invoiceId: chunk[i]?.invoiceId ?? '?', code: result.error.code });
+      }
+    });
   }
-  ctx.logger.info({ invoices: invoices.length, accepted }, 'dunning sweep done');
+  ctx.logger.info(
+    { invoices: invoices.length, accepted, refused: refused.length },
+    'dunning sweep done',
+  );
+  if (refused.length > 0) {
+    ctx.logger.error({ refused: refused.slice(0, 20) }, 'dunning reminders refused');
+    throw new DunningSweepError(
+      `${refused.length} of ${invoices.length} dunning reminders were refused (first: ${refused[0]?.invoiceId} ${refused[0]?.code})`,
+    );
+  }
   return accepted;
 }
 
@@ -55,7 +86,7 @@ export function dunningSweepSchedule(options: DunningSweepOptions): Schedule {
     subscriber: 'billing',
     name: 'dunning-sweep',
     every: options.everyMs,
-    // Publishing is a few Redis round trips per invoice.
+    // A few Redis round trips per batch of 500 invoices.
     timeoutMs: 5 * 60_000,
     run: async (ctx) => {
       await runDunningSweep(options.invoices, ctx);

@@ -4,14 +4,14 @@
  * variables every worker reads are runtime's `workerEnvSchema`.
  */
 import { z } from 'zod';
+import { catalogue } from '@switchyard/events';
 
-/** An invoice the demo sweep reminds about; the `payment.failed` data without `reason`. */
-export const dunningInvoiceSchema = z.strictObject({
-  userId: z.string().min(1).max(200),
-  invoiceId: z.string().min(1).max(200),
-  amountCents: z.int().min(1).max(1_000_000_000_000),
-  currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO-4217 code such as EUR'),
-});
+/**
+ * An invoice the demo sweep reminds about: the `payment.failed` v1 data
+ * without `reason`, taken from the catalogue so a value the event would
+ * refuse is refused at start, not at every tick.
+ */
+export const dunningInvoiceSchema = catalogue['payment.failed'][1].schema.omit({ reason: true });
 
 export type DunningInvoice = z.infer<typeof dunningInvoiceSchema>;
 

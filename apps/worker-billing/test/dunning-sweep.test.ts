@@ -16,25 +16,43 @@ interface Published {
   idempotencyKey: string;
 }
 
-/** Enqueued events in `enqueued`; every call (duplicates too) in `calls`. */
-function recordingPublisher() {
+/**
+ * Enqueued events in `enqueued`; every item (duplicates too) in `calls`.
+ * `refuse` lists invoice ids whose item is answered 'rejected', as the real
+ * publisher answers a conflict or a full backlog.
+ */
+function recordingPublisher(refuse: readonly string[] = []) {
   const enqueued: Published[] = [];
   const calls: Published[] = [];
+  const publishBatch = (
+    items: { type: string; data: { invoiceId: string }; idempotencyKey: string }[],
+  ) =>
+    Promise.resolve(
+      items.map((item, index) => {
+        const event = { type: item.type, data: item.data, idempotencyKey: item.idempotencyKey };
+        calls.push(event);
+        if (refuse.includes(item.data.invoiceId)) {
+          return {
+            index,
+            status: 'rejected',
+            error: { code: 'SY_ERR_BACKLOG_FULL', message: 'backlog full' },
+          };
+        }
+        const seen = enqueued.some((e) => e.idempotencyKey === item.idempotencyKey);
+        if (!seen) enqueued.push(event);
+        return {
+          index,
+          eventId: `e_${calls.length}`,
+          idempotencyKey: item.idempotencyKey,
+          status: seen ? 'duplicate' : 'accepted',
+          queues: ['billing'],
+        };
+      }),
+    );
   const publisher = {
     transport: 'redis' as const,
-    publish: (type: string, data: unknown, options: { idempotencyKey: string }) => {
-      const event = { type, data, idempotencyKey: options.idempotencyKey };
-      calls.push(event);
-      const seen = enqueued.some((e) => e.idempotencyKey === options.idempotencyKey);
-      if (!seen) enqueued.push(event);
-      return Promise.resolve({
-        eventId: `e_${calls.length}`,
-        idempotencyKey: options.idempotencyKey,
-        status: seen ? 'duplicate' : 'accepted',
-        queues: ['billing'],
-      });
-    },
-    publishBatch: () => Promise.reject(new Error('not used')),
+    publish: () => Promise.reject(new Error('not used: the sweep publishes in batches')),
+    publishBatch,
     close: () => Promise.resolve(),
   };
   return { publisher: publisher as unknown as ScheduleContext['publisher'], enqueued, calls };
@@ -83,6 +101,19 @@ describe('dunning sweep', () => {
       expect(enqueued).toHaveLength(3);
     });
 
+    it('publishes the other reminders when one is refused, then fails the run naming it', async () => {
+      const { publisher, enqueued } = recordingPublisher(['inv_2']);
+      await expect(
+        runDunningSweep(invoices, contextAt(publisher, '2030-01-31T03:00:00.000Z')),
+      ).rejects.toThrow(
+        /1 of 3 dunning reminders were refused \(first: inv_2 SY_ERR_BACKLOG_FULL\)/,
+      );
+      expect(enqueued.map((e) => e.idempotencyKey)).toEqual([
+        'dunning:inv_1:2030-01-31',
+        'dunning:inv_3:2030-01-31',
+      ]);
+    });
+
     it("reminds again on the next day's tick", async () => {
       const { publisher, enqueued } = recordingPublisher();
       await runDunningSweep(invoices, contextAt(publisher, '2030-01-31T03:00:00.000Z'));
@@ -115,6 +146,14 @@ describe('dunning sweep', () => {
       ['not JSON', '[{'],
       ['not an array', '{}'],
       ['a bad currency', JSON.stringify([{ ...invoices[0], currency: 'eur' }])],
+      [
+        'an invoice id the event would refuse',
+        JSON.stringify([{ ...invoices[0], invoiceId: 'inv 1' }]),
+      ],
+      [
+        'an invoice id over 128 characters',
+        JSON.stringify([{ ...invoices[0], invoiceId: 'i'.repeat(129) }]),
+      ],
     ])('refuses DUNNING_SWEEP_INVOICES that is %s', (_label, value) => {
       expect(billingEnvSchema.safeParse({ DUNNING_SWEEP_INVOICES: value }).success).toBe(false);
     });
