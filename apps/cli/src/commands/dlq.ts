@@ -246,17 +246,22 @@ Examples:
       silent: json || dryRun,
     });
     const startedAt = context.clock.monotonic();
-    const result = await withDeadLetters(context, (deadLetters) =>
-      deadLetters.replay(subscriber, {
-        ...selection,
-        ratePerSecond,
-        dryRun,
-        ...(limit === undefined ? {} : { limit }),
-        ...(context.signal === undefined ? {} : { signal: context.signal }),
-        onProgress: (done, total) => progress.update(done, total),
-      }),
-    );
-    progress.finish();
+    let result;
+    try {
+      result = await withDeadLetters(context, (deadLetters) =>
+        deadLetters.replay(subscriber, {
+          ...selection,
+          ratePerSecond,
+          dryRun,
+          ...(limit === undefined ? {} : { limit }),
+          ...(context.signal === undefined ? {} : { signal: context.signal }),
+          onProgress: (done, total) => progress.update(done, total),
+        }),
+      );
+    } finally {
+      // Ends the bar's line, so an error is not printed on top of it.
+      progress.finish();
+    }
     const elapsedMs = context.clock.monotonic() - startedAt;
     const ok = result.failed.length === 0 && result.missing.length === 0 && !result.aborted;
     if (json) {

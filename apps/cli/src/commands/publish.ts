@@ -121,6 +121,8 @@ Examples:
         ...(version === undefined ? {} : { version }),
         ...(tenantId === undefined ? {} : { tenantId }),
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+        // Ctrl-C stops an HTTP publish and its retry waits.
+        ...(context.signal === undefined ? {} : { signal: context.signal }),
       };
       const result = await publisher.publish(type!, data, options);
       if (flagArg(args, 'json')) {
