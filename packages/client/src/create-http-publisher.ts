@@ -23,6 +23,7 @@
  * A retry that lands after an attempt the producer did apply answers
  * 'duplicate', not 'accepted': the transport reports what the ledger says.
  */
+import { integerOption } from './number-option.js';
 import {
   SchemaInvalidError,
   UnknownEventTypeError,
@@ -210,11 +211,11 @@ function asPublishResult(value: unknown): PublishResult {
 export function createHttpPublisher(options: HttpPublisherOptions): TransportPublisher {
   const base = new URL(options.baseUrl);
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const retries = Math.max(0, options.retries ?? 3);
-  const retryDelayMs = options.retryDelayMs ?? 200;
-  const maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
-  const maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
+  const timeoutMs = integerOption('timeoutMs', options.timeoutMs, 10_000, 1);
+  const retries = integerOption('retries', options.retries, 3, 0, 100);
+  const retryDelayMs = integerOption('retryDelayMs', options.retryDelayMs, 200, 0);
+  const maxRetryDelayMs = integerOption('maxRetryDelayMs', options.maxRetryDelayMs, 5_000, 0);
+  const maxRetryAfterMs = integerOption('maxRetryAfterMs', options.maxRetryAfterMs, 30_000, 0);
   const validate = options.validate ?? true;
   let closed = false;
 

@@ -58,6 +58,7 @@
  * Without that, ioredis queues commands while disconnected and a publish
  * waits until `timeoutMs` instead of failing at once.
  */
+import { integerOption, limitOption } from './number-option.js';
 import type { Redis } from 'ioredis';
 import {
   EventError,
@@ -195,8 +196,13 @@ const silent: PublisherLogger = { info: () => undefined, warn: () => undefined }
 export function createRedisPublisher(options: RedisPublisherOptions): RedisPublisher {
   const connection = options.connection;
   const prefix = options.prefix ?? 'sy';
-  const ttlSeconds = options.idempotencyTtlSeconds ?? 86_400;
-  const timeoutMs = options.timeoutMs ?? 5_000;
+  const ttlSeconds = integerOption(
+    'idempotencyTtlSeconds',
+    options.idempotencyTtlSeconds,
+    86_400,
+    1,
+  );
+  const timeoutMs = integerOption('timeoutMs', options.timeoutMs, 5_000, 1);
   const queuesOf = options.queuesOf ?? ((type: EventType) => subscribersOf(type).map(queueNameOf));
   const now = options.now ?? (() => new Date());
   const newId = options.newId;
@@ -205,9 +211,14 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
   const backlogGate = new BacklogGate({
     connection,
     prefix,
-    limit: options.backlogLimit ?? 100_000,
-    limits: options.backlogLimits ?? {},
-    intervalMs: options.backlogCheckIntervalMs ?? 250,
+    limit: limitOption('backlogLimit', options.backlogLimit ?? 100_000),
+    limits: Object.fromEntries(
+      Object.entries(options.backlogLimits ?? {}).map(([queue, limit]) => [
+        queue,
+        limitOption(`backlogLimits.${queue}`, limit),
+      ]),
+    ),
+    intervalMs: integerOption('backlogCheckIntervalMs', options.backlogCheckIntervalMs, 250, 0),
     retryAfterSeconds: Math.max(1, Math.ceil(options.backlogRetryAfterSeconds ?? 5)),
     now: () => now().getTime(),
   });

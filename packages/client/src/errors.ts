@@ -107,3 +107,8 @@ export class ProducerRequestError extends PublishError {
     this.status = options.status;
   }
 }
+
+/** A publisher option is out of range (NaN, a fraction, negative, too large); raised when the publisher is built. */
+export class PublisherOptionError extends Error {
+  readonly code = 'SY_ERR_PUBLISHER_OPTION';
+}

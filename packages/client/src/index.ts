@@ -38,6 +38,7 @@ export {
   ProducerUnavailableError,
   PublishError,
   PublisherClosedError,
+  PublisherOptionError,
   RedisUnavailableError,
 } from './errors.js';
 export { idempotencyRecordKey, type IdempotencyRecord } from './idempotency-record.js';
