@@ -219,6 +219,20 @@ function checkRedisServer() {
   );
 }
 
+/** The dashboard's browser test drives a system Chromium (SY_CHROMIUM, else /usr/bin/chromium). */
+function checkChromium() {
+  const path = process.env.SY_CHROMIUM ?? '/usr/bin/chromium';
+  if (existsSync(path)) return;
+  process.stderr.write(
+    [
+      `[bootstrap] no Chromium at ${path}: the dashboard's browser test will fail. To get it:`,
+      '[bootstrap]   Debian/Ubuntu:  sudo apt-get install -y chromium',
+      '[bootstrap]   elsewhere:      set SY_CHROMIUM to a Chromium or Chrome binary',
+      '',
+    ].join('\n'),
+  );
+}
+
 /** Sums the vitest JSON reports that the run wrote (older files are from earlier runs). */
 function collectResults(runStartedAt) {
   const totals = { passed: 0, failed: 0, skipped: 0, files: 0, unreadable: [] };
@@ -247,6 +261,7 @@ function collectResults(runStartedAt) {
 
 function test(extraArgs) {
   checkRedisServer();
+  checkChromium();
   const runStartedAt = Date.now();
   // Everything is built first: some suites run other packages' built apps
   // (the runtime's process tests run worker-notifications and the sandbox,
