@@ -4,20 +4,25 @@
  * or stopped on request. `runWorkerApp` adds signals and exit codes; tests
  * use this directly.
  */
-import type { SubscriberName } from '@switchyard/events';
+import { deadLetterQueueNameOf, queueNameOf, type SubscriberName } from '@switchyard/events';
 import { startHealthServer, type HealthServer, type Logger } from '@switchyard/observability';
-import { createPublisher, type Publisher } from '@switchyard/client';
+import { createPublisher, registerQueueMetrics, type Publisher } from '@switchyard/client';
 import { createWorker, type SubscriberWorker } from './create-worker.js';
 import type { Handler } from './define-handler.js';
 import type { Schedule } from './define-schedule.js';
 import { WorkerClosingError, WorkerConfigError } from './errors.js';
 import { createHttpClient, type HttpClient } from './http-client.js';
+import { createCircuitBreaker } from './circuit-breaker.js';
+import type { TenantLimits } from './tenant-limiter.js';
 import type { WorkerEnv } from './worker-env.js';
 import type { MetricsRegistry } from './worker-metrics.js';
 
 /** What a worker app hands its handler factory. */
 export interface WorkerAppDeps {
-  /** Client for SANDBOX_URL. */
+  /**
+   * Client for SANDBOX_URL, behind the app's circuit breaker for it: while
+   * open a call throws CircuitOpenError and the worker holds the queue.
+   */
   sandbox: HttpClient;
   env: WorkerEnv;
 }
@@ -60,11 +65,48 @@ export interface WorkerApp {
   readonly healthUrl: string;
 }
 
+/** createWorker's `tenantLimits` from TENANT_*: absent (gate off) unless one of them is set. */
+function tenantLimitsOf(env: WorkerEnv): { tenantLimits?: TenantLimits } {
+  const limits: TenantLimits = {
+    ...(env.TENANT_RATE_PER_SECOND === undefined
+      ? {}
+      : { ratePerSecond: env.TENANT_RATE_PER_SECOND }),
+    ...(env.TENANT_BURST === undefined ? {} : { burst: env.TENANT_BURST }),
+    ...(env.TENANT_CONCURRENCY === undefined ? {} : { concurrency: env.TENANT_CONCURRENCY }),
+  };
+  return Object.keys(limits).length === 0 ? {} : { tenantLimits: limits };
+}
+
+/** RATE_LIMIT_DURATION_MS when unset. */
+export const defaultRateLimitDurationMs = 1_000;
+
+/** The BREAKER_* variables that are set; the breaker's own defaults fill the rest. */
+function breakerOptionsOf(env: WorkerEnv) {
+  return {
+    ...(env.BREAKER_ERROR_PERCENT === undefined
+      ? {}
+      : { errorThresholdPercent: env.BREAKER_ERROR_PERCENT }),
+    ...(env.BREAKER_VOLUME_THRESHOLD === undefined
+      ? {}
+      : { volumeThreshold: env.BREAKER_VOLUME_THRESHOLD }),
+    ...(env.BREAKER_WINDOW_MS === undefined ? {} : { windowMs: env.BREAKER_WINDOW_MS }),
+    ...(env.BREAKER_RESET_MS === undefined ? {} : { resetMs: env.BREAKER_RESET_MS }),
+  };
+}
+
 export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
   const { env, logger } = options;
-  const sandbox = createHttpClient({
-    baseUrl: env.SANDBOX_URL,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
+  // One breaker per downstream client per process (circuit-breaker.ts).
+  const sandbox = createCircuitBreaker({
+    client: createHttpClient({
+      baseUrl: env.SANDBOX_URL,
+      logger,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    }),
+    downstream: 'sandbox',
+    logger,
+    registry: options.registry,
+    ...breakerOptionsOf(env),
   });
   const handlers = options.handlers({ sandbox, env });
   const strangers = handlers.filter((handler) => handler.subscriber !== options.subscriber);
@@ -96,13 +138,32 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
       stalledIntervalMs: env.STALLED_INTERVAL_MS,
       maxStalledCount: env.MAX_STALLED_COUNT,
       startupTimeoutMs: env.STARTUP_TIMEOUT_MS,
+      ...(env.RATE_LIMIT_MAX === undefined
+        ? {}
+        : {
+            rateLimit: {
+              max: env.RATE_LIMIT_MAX,
+              durationMs: env.RATE_LIMIT_DURATION_MS ?? defaultRateLimitDurationMs,
+            },
+          }),
+      ...(env.GLOBAL_CONCURRENCY === undefined
+        ? {}
+        : { globalConcurrency: env.GLOBAL_CONCURRENCY }),
+      ...tenantLimitsOf(env),
     });
   } catch (error) {
+    sandbox.close();
     // A refused configuration must not leave the schedules' publisher
     // connected (and reconnecting forever); the close needs no waiting for.
     void publisher?.close().catch(() => undefined);
     throw error;
   }
+  // Its queue's and DLQ's sy_queue_* series on /metrics, read at scrape time (queue-metrics.ts).
+  registerQueueMetrics(options.registry, {
+    connection: env.REDIS_URL,
+    prefix: env.QUEUE_PREFIX,
+    queues: [queueNameOf(options.subscriber), deadLetterQueueNameOf(options.subscriber)],
+  });
   let health: HealthServer | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -138,6 +199,7 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
     stop() {
       stopping ??= (async () => {
         await worker.close(env.SHUTDOWN_TIMEOUT_MS);
+        sandbox.close();
         await publisher?.close();
         await health?.close();
       })();

@@ -37,12 +37,19 @@
  *   job's ctx.signal (LockLostError) and writes nothing: BullMQ may already
  *   have handed the job to another worker.
  * - A transient failure is retried after backoffDelay(handler.backoff, n).
- * - A rate-limited failure holds the whole queue, every replica: the
- *   queue's limiter key is set (only ever lengthened) for
- *   max(retryAfter, backoffDelay(handler.backoff, bounces), 100 ms), and
- *   the job goes back to wait without counting an attempt. BullMQ 6.7
- *   honours that key in moveToActive only for a worker with a limiter, so
- *   every worker gets one (`rateLimit`, by default too large to bind).
+ * - A rate-limited failure (a Retry-After, or an open circuit breaker)
+ *   holds the whole queue, every replica: the queue's limiter key is set
+ *   (only ever lengthened) for max(retryAfter, backoffDelay(handler.backoff,
+ *   bounces), 100 ms), and the job goes back to wait without counting an
+ *   attempt (queue-limits.ts `holdQueue`).
+ * - Queue-wide rate limit and global concurrency live in BullMQ's queue
+ *   meta (queue-limits.ts), read on every fetch by every replica; start()
+ *   writes `rateLimit`/`globalConcurrency` there unless an operator set
+ *   them at runtime. Workers carry no `limiter` of their own.
+ * - Per-tenant limits (`tenantLimits`, tenant-limiter.ts): before the
+ *   handler runs, a job over its tenant's rate or concurrency is moved to
+ *   delayed (DelayedError) without counting an attempt or a start; an
+ *   admitted job's slot is returned once the attempt is decided.
  * - An attempt lasts at most `timeoutMs`: ctx.signal aborts, and the worker
  *   stops waiting for the handler (it keeps no slot), failing the attempt
  *   with a TimeoutError.
@@ -53,7 +60,7 @@
  * - Every step logs one line inside withCorrelation, and every finished
  *   attempt is counted in `sy_jobs_total`.
  */
-import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   EventError,
@@ -69,7 +76,13 @@ import {
   type EventType,
   type SubscriberName,
 } from '@switchyard/events';
-import { withCorrelation, type CorrelationFields, type Logger } from '@switchyard/observability';
+import {
+  isTracingEnabled,
+  withCorrelation,
+  type CorrelationFields,
+  type Logger,
+} from '@switchyard/observability';
+import { BullMQOtel } from 'bullmq-otel';
 import { attemptErrorOf, createAttemptErrorLog } from './attempt-error-log.js';
 import { backoffDelay, defaultBackoff } from './backoff.js';
 import { createConcurrencyLimit, type ConcurrencyLimit } from './concurrency-limit.js';
@@ -96,6 +109,21 @@ import { checkEvictionPolicy } from './eviction-policy.js';
 import { createScheduleRunner, type ScheduleRunner } from './schedule-runner.js';
 import { raceAbort, settlesWithin } from './race-abort.js';
 import { createWorkerMetrics, type MetricsRegistry } from './worker-metrics.js';
+import {
+  applyConfiguredQueueLimits,
+  holdQueue,
+  maxGlobalConcurrency,
+  maxRateLimitMax,
+  readQueueLimits,
+  unboundedRateLimit,
+} from './queue-limits.js';
+import {
+  checkTenantLimits,
+  createTenantLimiter,
+  tenantLeaseGraceMs,
+  type TenantLimiter,
+  type TenantLimits,
+} from './tenant-limiter.js';
 
 export interface CreateWorkerOptions {
   /** Every handler of ONE subscriber, at most one per event type. */
@@ -154,14 +182,19 @@ export interface CreateWorkerOptions {
    */
   effectTtlMs?: number;
   /**
-   * The queue-wide limiter of every worker of this subscriber: at most `max`
-   * jobs start per `durationMs` across all replicas (BullMQ `limiter`).
-   * Every worker needs one: BullMQ 6.7 only honours a rate limit set after a
-   * 429 (for every replica) in workers that have a limiter. Default:
-   * { max: 1000000000, durationMs: 1000 }, which never binds, so only those
-   * rate limits apply. (Issue 4 makes it configurable per app.)
+   * The queue-wide rate limit of this subscriber: at most `max` jobs start
+   * per `durationMs` across all replicas. Written to the queue's meta at
+   * start() (queue-limits.ts), unless an operator set the limits at runtime
+   * (`sy limits set`), which then win until set back. max 1..999999999,
+   * durationMs 1..2147483647. Default: none.
    */
   rateLimit?: { max: number; durationMs: number };
+  /**
+   * Most jobs of this subscriber active at once across all replicas
+   * (BullMQ global concurrency), written like `rateLimit`. 1..1000000.
+   * Default: none (only each replica's `concurrency` bounds it).
+   */
+  globalConcurrency?: number;
   /**
    * How long start() may take (Redis unreachable: ioredis retries forever)
    * before it closes what it built and rejects with WorkerStartTimeoutError.
@@ -175,6 +208,13 @@ export interface CreateWorkerOptions {
   schedules?: readonly Schedule[];
   /** Publisher handed to schedules as ctx.publisher; required when `schedules` is not empty. */
   publisher?: Publisher;
+  /**
+   * Per-tenant limits (tenant-limiter.ts): the defaults of every tenant
+   * without a runtime override; 0 or absent = no limit of that kind. Any
+   * object, even `{}`, turns the gate on (and with it the overrides in
+   * Redis); undefined turns it off (no Redis call). Default: undefined.
+   */
+  tenantLimits?: TenantLimits;
 }
 
 export interface SubscriberWorker {
@@ -202,11 +242,8 @@ export interface SubscriberWorker {
 const abortGraceMs = 1_000;
 /** How long a QUIT may take before the connection is dropped. */
 const quitTimeoutMs = 1_000;
-/** The limiter every worker gets by default: large enough never to bind. */
-export const defaultRateLimit: Readonly<{ max: number; durationMs: number }> = Object.freeze({
-  max: 1_000_000_000,
-  durationMs: 1_000,
-});
+/** The rate limit stored for "none": large enough never to bind (queue-limits.ts). */
+export const defaultRateLimit: Readonly<{ max: number; durationMs: number }> = unboundedRateLimit;
 /** Default of `startupTimeoutMs`. */
 export const defaultStartupTimeoutMs = 30_000;
 /** Shortest queue-wide wait after a rate-limited attempt, so a Retry-After of 0 cannot hot-loop. */
@@ -216,20 +253,6 @@ export const minRateLimitWaitMs = 100;
  * job itself (without our record); the runtime enforces `maxStalledCount`.
  */
 const bullmqMaxStalledCount = 1_000_000;
-/**
- * KEYS[1] the queue's limiter key; ARGV[1] wait ms; ARGV[2] the limiter's max.
- * Sets the key as Queue.rateLimit does (a count every limiter treats as
- * reached, PX wait), unless it already holds the queue back at least that
- * long: a later, shorter Retry-After never shortens a longer wait.
- * Returns 1 when it set the key, 0 when it kept the longer wait.
- */
-const lengthenRateLimitScript = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-if current >= tonumber(ARGV[2]) and redis.call('PTTL', KEYS[1]) >= tonumber(ARGV[1]) then
-  return 0
-end
-redis.call('SET', KEYS[1], '${Number.MAX_SAFE_INTEGER}', 'PX', ARGV[1])
-return 1`;
 
 export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
   const subscriber = checkHandlers(options.handlers);
@@ -276,15 +299,17 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     1,
     maxTimerMs,
   );
-  const rateLimit = {
-    max: integer('rateLimit.max', options.rateLimit?.max ?? defaultRateLimit.max, 1, 2 ** 31 - 1),
-    durationMs: integer(
-      'rateLimit.durationMs',
-      options.rateLimit?.durationMs ?? defaultRateLimit.durationMs,
-      1,
-      maxTimerMs,
-    ),
-  };
+  const rateLimit =
+    options.rateLimit === undefined
+      ? null
+      : {
+          max: integer('rateLimit.max', options.rateLimit.max, 1, maxRateLimitMax),
+          durationMs: integer('rateLimit.durationMs', options.rateLimit.durationMs, 1, maxTimerMs),
+        };
+  const globalConcurrency =
+    options.globalConcurrency === undefined
+      ? null
+      : integer('globalConcurrency', options.globalConcurrency, 1, maxGlobalConcurrency);
   const effectTtlMs = integer(
     'effectTtlMs',
     options.effectTtlMs ?? defaultEffectTtlMs,
@@ -293,6 +318,10 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
   );
   const logger = options.logger.child({ workerId: options.workerId });
   const metrics = createWorkerMetrics(options.registry);
+  // Per-tenant limits: checked now, the limiter is built on start's connection.
+  const tenantDefaults =
+    options.tenantLimits === undefined ? undefined : checkTenantLimits(options.tenantLimits);
+  let tenantLimiter: TenantLimiter | undefined;
   let scheduleRunner: ScheduleRunner | undefined;
   if (options.schedules !== undefined && options.schedules.length > 0) {
     if (options.publisher === undefined) {
@@ -390,6 +419,7 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     await deadLetters!.write(record);
     await clearAttemptErrors(jobId);
     metrics.countDeadLetter(subscriber, reason);
+    metrics.observeAttempts(subscriber, 'dead_lettered', attempt);
     logger.error(
       { reason, code: errorCode(error), attempts: attempt, dlqJobId: jobId },
       'job dead-lettered',
@@ -528,6 +558,26 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
       throw await deadLetter(job, token, 'no_handler', error, attempt);
     }
 
+    // --- Per-tenant limits (tenant-limiter.ts): over its tenant's limit the job
+    // is moved to delayed, no attempt counted; an admitted job's slot is
+    // returned in the finally below, whatever the outcome.
+    const tenantSlot = await tenantLimiter?.admit(
+      job,
+      token,
+      envelope.tenantId,
+      Math.max(lockDurationMs, handler.timeoutMs + tenantLeaseGraceMs),
+      (cause, waitMs) => {
+        metrics.countTenantDelay(queueNameOf(subscriber), cause);
+        logger.info({ cause, waitMs }, 'tenant over its limit; job delayed');
+      },
+    );
+    if (tenantSlot === 'delayed') throw decided(new DelayedError());
+    // --- end of per-tenant limits
+    // First start of this job (bounces and tenant delays leave attemptsStarted at 1 only here).
+    if (job.attemptsStarted <= 1 && job.attemptsMade === 0) {
+      const dueAt = job.timestamp + (job.opts.delay ?? 0);
+      metrics.observeTimeInQueue(subscriber, Math.max(0, now() - dueAt) / 1000);
+    }
     // Per-job controller: aborted by the timeout, by close(), by a lock
     // renewal failure or by BullMQ's job signal, and forgotten when the job
     // settles, so no process-lived signal accumulates listeners.
@@ -571,9 +621,11 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     } finally {
       inFlight.delete(control);
       jobSignal?.removeEventListener('abort', onJobAbort);
+      await tenantSlot?.release(); // per-tenant limits: never rejects
     }
     if (job.attemptsMade > 0 && job.id !== undefined) await clearAttemptErrors(job.id);
     metrics.countJob(subscriber, 'succeeded');
+    metrics.observeAttempts(subscriber, 'succeeded', attempt);
     logger.info({ durationMs: Math.round(durationMs) }, 'job succeeded');
   };
 
@@ -610,6 +662,7 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     }
     const error = caught instanceof Error ? caught : new TransientError(String(caught));
     const failure = classifyFailure(error, handler.isPermanent);
+    if (error instanceof TimeoutError) metrics.countTimeout(subscriber);
     const elapsedMs = now() - job.timestamp;
     if (failure.kind === 'rate_limited') {
       // Bounces so far, this one included: hand-backs and stalls count too, close enough.
@@ -623,14 +676,12 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
         return deadLetter(job, token, 'retry_budget_exhausted', error, attempt);
       }
       metrics.countJob(subscriber, 'rate_limited');
-      logger.warn({ err: error, waitMs, bounces }, 'rate limited; the queue waits');
-      await connection!.eval(
-        lengthenRateLimitScript,
-        1,
-        queue!.toKey('limiter'),
-        waitMs,
-        rateLimit.max,
+      metrics.countRateLimitWait(queueNameOf(subscriber), failure.cause, waitMs / 1000);
+      logger.warn(
+        { err: error, waitMs, bounces, cause: failure.cause },
+        'rate limited; the queue waits',
       );
+      await holdQueue(connection!, { prefix, queue: queueNameOf(subscriber) }, waitMs);
       return decided(Worker.RateLimitError());
     }
     if (failure.kind === 'permanent') {
@@ -654,6 +705,7 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
       },
       'job failed',
     );
+    if (willRetry) metrics.countRetry(subscriber);
     if (!willRetry) {
       return deadLetter(
         job,
@@ -737,9 +789,37 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
       subscriber,
       onError: queueError(deadLetterQueueNameOf(subscriber)),
     });
-    // Used for its limiter key (the queue-wide rate limit).
     queue = new Queue(queueNameOf(subscriber), { connection: redis, prefix });
     queue.on('error', queueError(queueNameOf(subscriber)));
+    // Queue-wide limits from config, unless an operator set them at runtime.
+    const limitsRef = { prefix, queue: queueNameOf(subscriber) };
+    if (
+      await applyConfiguredQueueLimits(redis, {
+        ...limitsRef,
+        rateLimit,
+        concurrency: globalConcurrency,
+      })
+    ) {
+      logger.info({ rateLimit, globalConcurrency }, 'queue limits set from config');
+    } else {
+      const current = await readQueueLimits(redis, limitsRef);
+      logger.warn(
+        { ...current, configured: { rateLimit, globalConcurrency } },
+        'queue limits were set at runtime (cli); config not applied',
+      );
+    }
+    checkNotClosing();
+    if (tenantDefaults) {
+      const queueName = queueNameOf(subscriber);
+      tenantLimiter = createTenantLimiter({
+        redis,
+        prefix,
+        queueName,
+        defaults: tenantDefaults,
+        random,
+        logger,
+      });
+    }
     await deadLetters.ensurePaused();
     checkNotClosing();
     const unhandled = subscribers[subscriber].events.filter((type) => !handlers.has(type));
@@ -761,7 +841,8 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
       lockDuration: lockDurationMs,
       stalledInterval: stalledIntervalMs,
       maxStalledCount: bullmqMaxStalledCount,
-      limiter: { max: rateLimit.max, duration: rateLimit.durationMs },
+      // Tracing on: each job's `process` span continues the publisher's trace.
+      ...(isTracingEnabled() ? { telemetry: new BullMQOtel({ tracerName: 'bullmq' }) } : {}),
       settings: {
         // BullMQ calls it for every backoff type but the built-in ones.
         backoffStrategy: (attemptsMade, type, error, job) =>

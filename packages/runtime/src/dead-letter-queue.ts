@@ -26,6 +26,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deadLetterQueueNameOf, type SubscriberName } from '@switchyard/events';
+import { indexJobs } from '@switchyard/client';
 import {
   deadLetterJobId,
   deadLetterJobOptions,
@@ -71,10 +72,26 @@ export function openDeadLetterQueue(options: {
     },
     async write(record) {
       await ensurePaused();
-      await queue.add(record.jobName, record, {
-        ...deadLetterJobOptions,
-        jobId: deadLetterJobId(record.jobId),
-      });
+      const jobId = deadLetterJobId(record.jobId);
+      await queue.add(record.jobName, record, { ...deadLetterJobOptions, jobId });
+      // The job search index (client's job-index.ts): best effort, never fails the move.
+      try {
+        await indexJobs(options.redis, {
+          prefix: options.prefix,
+          entries: [
+            {
+              queue: queue.name,
+              jobId,
+              eventId: record.eventId,
+              correlationId: record.correlationId,
+              idempotencyKey: record.idempotencyKey,
+              tenantId: record.tenantId,
+            },
+          ],
+        });
+      } catch (error) {
+        options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      }
     },
     close: () => queue.close(),
   };

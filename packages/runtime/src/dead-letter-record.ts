@@ -1,6 +1,7 @@
 /**
  * The dead-letter record: what a subscriber's DLQ holds for one job that
- * failed for good. Pure data and helpers, no I/O; the worker writes records
+ * failed for good. Pure data and helpers, no I/O (the one ambient read: the
+ * active trace id, see createDeadLetterRecord); the worker writes records
  * (dead-letter-queue.ts) and replay reads them (dead-letter-replay.ts).
  *
  * Contract of the DLQ itself:
@@ -17,6 +18,7 @@
  * Original job ids are the eventId; a replayed job gets `<eventId>-r<n>`
  * (`replayJobId`), so each replay can fail into the DLQ again as its own entry.
  */
+import { activeTraceIds } from '@switchyard/observability';
 
 /** Why a job was dead-lettered. */
 export type DeadLetterReason =
@@ -102,6 +104,8 @@ export interface DeadLetterRecord {
   workerId: string;
   /** n when the original job id ends in -r<n>, else 0. */
   replays: number;
+  /** The trace of the failing attempt, when tracing is on (see docs/observability.md). */
+  traceId?: string;
 }
 
 /** BullMQ job options of a DLQ job: no attempts option, never removed automatically. */
@@ -194,6 +198,8 @@ export interface DeadLetterRecordInput {
   enqueuedAt: number;
   failedAt: Date;
   workerId: string;
+  /** The failing attempt's trace id. Default: the active span's, when tracing is on. */
+  traceId?: string;
 }
 
 /** Builds a record within its bounds (last 25 errors, truncated messages and stacks). */
@@ -213,5 +219,10 @@ export function createDeadLetterRecord(input: DeadLetterRecordInput): DeadLetter
     failedAt: input.failedAt.toISOString(),
     workerId: input.workerId,
     replays: replaysOf(input.jobId),
+    ...traceIdField(input.traceId ?? activeTraceIds()?.traceId),
   };
+}
+
+function traceIdField(traceId: string | undefined): { traceId?: string } {
+  return traceId === undefined ? {} : { traceId };
 }

@@ -53,6 +53,7 @@ import {
   type SubscriberName,
 } from '@switchyard/events';
 import type { Logger } from '@switchyard/observability';
+import { indexJobs } from '@switchyard/client';
 import {
   deadLetterReasons,
   replayJobId,
@@ -732,6 +733,7 @@ export function createDeadLetters(options: CreateDeadLettersOptions): DeadLetter
               jobId: candidate,
             });
             jobId = candidate;
+            await indexReplayJob(candidate, record);
           } else if (pendingStates.has(state)) {
             // An earlier run's add: this entry is in the queue already.
             jobId = candidate;
@@ -769,6 +771,30 @@ export function createDeadLetters(options: CreateDeadLettersOptions): DeadLetter
           errorCode(error),
           `re-enqueued as ${jobId}, but removing it from the dead-letter queue failed: ${messageOf(error)}`,
           error,
+        );
+      }
+    }
+
+    /** The job search index (client's job-index.ts): best effort, never fails the replay. */
+    async function indexReplayJob(jobId: string, record: DeadLetterRecord): Promise<void> {
+      try {
+        await indexJobs(connection, {
+          prefix,
+          entries: [
+            {
+              queue: targetQueueName,
+              jobId,
+              eventId: record.eventId,
+              correlationId: record.correlationId,
+              idempotencyKey: record.idempotencyKey,
+              tenantId: record.tenantId,
+            },
+          ],
+        });
+      } catch (error) {
+        logger?.warn(
+          { subscriber, jobId, err: error },
+          'replayed job not added to the search index',
         );
       }
     }

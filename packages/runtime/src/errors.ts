@@ -9,7 +9,8 @@
  * | BullMQ UnrecoverableError, isPermanent  | permanent    | same                                              |
  * | events' SchemaInvalid/UnknownEvent*     | invalid      | same, reason schema_invalid / unknown_event       |
  * | an events EventError thrown by a handler | permanent   | same, reason schema_invalid (never retried)       |
- * | RateLimitedError, DownstreamRateLimited | rate_limited | queue.rateLimit(retryAfterMs) + Worker.RateLimitError: the job waits, no attempt counted |
+ * | RateLimitedError, DownstreamRateLimited | rate_limited | the queue's limiter key held for retryAfterMs + Worker.RateLimitError: the job waits, no attempt counted |
+ * | CircuitOpenError (open breaker)         | rate_limited | same, for the rest of the breaker's reset window (cause `breaker`) |
  * | TransientError, TimeoutError, Downstream{Unavailable,Timeout}, anything else | transient | thrown as is: BullMQ retries after the `switchyard` backoff; DLQ after the last attempt |
  * | WorkerClosingError (shutdown abort)     | handed back  | job.moveToWait + WaitingError: no attempt counted |
  * | LockLostError (lock renewal failed)     | abandoned    | thrown as is, no DLQ record: the job belongs to whoever holds its lock now |
@@ -144,6 +145,34 @@ export class RateLimitedError extends RuntimeError {
   }
 }
 
+/**
+ * A downstream's circuit breaker is open (circuit-breaker.ts): the call was
+ * not made. The worker treats it like a Retry-After: the subscriber's queue
+ * (every replica) waits `retryAfterMs`, the rest of the reset window, and the
+ * job goes back to wait without counting an attempt.
+ */
+export class CircuitOpenError extends RuntimeError {
+  readonly code = 'SY_ERR_CIRCUIT_OPEN';
+
+  constructor(
+    message: string,
+    /** The downstream whose breaker is open, as named to createCircuitBreaker. */
+    readonly downstream: string,
+    /** Ms until the breaker lets a probe through; 0 while half-open with a probe in flight. */
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A queue limit given to writeQueueLimits (or read back from Redis) is out
+ * of range or not an integer; nothing was written.
+ */
+export class QueueLimitsError extends RuntimeError {
+  readonly code = 'SY_ERR_QUEUE_LIMITS';
+}
+
 /** A redelivered job whose DLQ record already exists: failed at once, handler not run. */
 export class AlreadyDeadLetteredError extends RuntimeError {
   readonly code = 'SY_ERR_ALREADY_DEAD_LETTERED';
@@ -164,19 +193,27 @@ export class EvictionPolicyError extends WorkerConfigError {}
  * How the worker treats a handler's error:
  * - permanent: DLQ now;
  * - rate_limited: the queue waits `retryAfterMs`, the attempt is not counted;
+ *   `cause` says who asked: the downstream or a handler (`retry_after`), or an
+ *   open circuit breaker (`breaker`);
  * - transient: retried with backoff while attempts and the retry budget last.
  */
 export type FailureKind =
   | { kind: 'permanent' }
-  | { kind: 'rate_limited'; retryAfterMs: number | undefined }
+  | { kind: 'rate_limited'; retryAfterMs: number | undefined; cause: RateLimitCause }
   | { kind: 'transient' };
+
+/** Why a queue was held: a Retry-After (or a handler's RateLimitedError), or an open breaker. */
+export type RateLimitCause = 'retry_after' | 'breaker';
 
 export function classifyFailure(
   error: unknown,
   isPermanent?: (error: unknown) => boolean,
 ): FailureKind {
   if (error instanceof RateLimitedError || error instanceof DownstreamRateLimitedError) {
-    return { kind: 'rate_limited', retryAfterMs: error.retryAfterMs };
+    return { kind: 'rate_limited', retryAfterMs: error.retryAfterMs, cause: 'retry_after' };
+  }
+  if (error instanceof CircuitOpenError) {
+    return { kind: 'rate_limited', retryAfterMs: error.retryAfterMs, cause: 'breaker' };
   }
   if (isPermanentFailure(error) || isPermanent?.(error) === true) return { kind: 'permanent' };
   return { kind: 'transient' };

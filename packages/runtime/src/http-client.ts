@@ -19,7 +19,14 @@
  * The caller's abort is not a downstream failure: it rejects with the
  * signal's own reason, unwrapped, so cancellation is never mistaken for an
  * outage.
+ *
+ * With tracing on, each call is a client span (child of the job's span) and
+ * carries its W3C `traceparent` header to the downstream. With a `logger`,
+ * each call writes one line (`downstream call`: method, path, status,
+ * durationMs, or the error code), inside the job's correlation context;
+ * bodies are never logged.
  */
+import { startClientSpan, type Logger } from '@switchyard/observability';
 import {
   DownstreamRateLimitedError,
   DownstreamRejectedError,
@@ -36,6 +43,8 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   /** Current time in epoch ms, to turn an HTTP-date Retry-After into a delay. Default: `Date.now`. */
   now?: () => number;
+  /** Where each call's one line goes (level info; failures warn). Default: no lines. */
+  logger?: Logger;
 }
 
 export interface PostOptions {
@@ -63,6 +72,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   const timeoutMs = options.timeoutMs ?? defaultHttpTimeoutMs;
   const now = options.now ?? Date.now;
   const base = options.baseUrl.replace(/\/+$/, '');
+  const logger = options.logger;
 
   return {
     async post(path, body, { idempotencyKey, signal }) {
@@ -77,12 +87,16 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         timeoutMs,
       );
       const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+      const span = startClientSpan({ method: 'POST', url, name: what });
+      const startedAt = performance.now();
+      const durationMs = () => Math.round(performance.now() - startedAt);
       let response: Response;
       let answer: { text: string; truncated: boolean };
       try {
         response = await fetchFn(url, {
           method: 'POST',
           headers: {
+            ...span?.headers,
             'content-type': 'application/json',
             accept: 'application/json',
             'idempotency-key': idempotencyKey,
@@ -91,15 +105,28 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           signal: combined,
         });
         answer = await readCapped(response, maxResponseBytes);
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        if (timeout.signal.aborted) throw timeout.signal.reason;
-        throw new DownstreamUnavailableError(`${what}: ${describe(error)}`, undefined, {
-          cause: error,
-        });
+      } catch (caught) {
+        const error: unknown = signal?.aborted
+          ? signal.reason
+          : timeout.signal.aborted
+            ? timeout.signal.reason
+            : new DownstreamUnavailableError(`${what}: ${describe(caught)}`, undefined, {
+                cause: caught,
+              });
+        span?.fail(error);
+        logger?.warn(
+          { method: 'POST', path, durationMs: durationMs(), code: codeOf(error) },
+          'downstream call failed',
+        );
+        throw error;
       } finally {
         clearTimeout(timer);
       }
+      span?.end(response.status);
+      logger?.info(
+        { method: 'POST', path, status: response.status, durationMs: durationMs() },
+        'downstream call',
+      );
       if (response.ok) {
         if (answer.truncated) {
           throw new DownstreamUnavailableError(
@@ -186,6 +213,12 @@ export function parseRetryAfter(value: string | null, nowMs: number): number | u
   const at = Date.parse(trimmed);
   if (Number.isNaN(at) || !/[a-z]/i.test(trimmed)) return undefined;
   return Math.max(0, at - nowMs);
+}
+
+function codeOf(error: unknown): string {
+  const code: unknown = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? error.name : 'unknown';
 }
 
 function describe(error: unknown): string {

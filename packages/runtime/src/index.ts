@@ -58,6 +58,7 @@ export {
 export { defaultEffectTtlMs, maxEffectResultLength } from './effect-once.js';
 export {
   AlreadyDeadLetteredError,
+  CircuitOpenError,
   DeadLetterRecordInvalidError,
   DeadLetterUsageError,
   DownstreamError,
@@ -69,6 +70,7 @@ export {
   LockLostError,
   NoHandlerError,
   PermanentError,
+  QueueLimitsError,
   RateLimitedError,
   RuntimeError,
   StalledJobError,
@@ -81,7 +83,35 @@ export {
   errorCode,
   isPermanentFailure,
   type FailureKind,
+  type RateLimitCause,
 } from './errors.js';
+export {
+  createCircuitBreaker,
+  defaultBreakerErrorThresholdPercent,
+  defaultBreakerResetMs,
+  defaultBreakerVolumeThreshold,
+  defaultBreakerWindowMs,
+  isOutageError,
+  type CircuitBreakerClient,
+  type CircuitBreakerOptions,
+} from './circuit-breaker.js';
+export {
+  applyConfiguredQueueLimits,
+  holdQueue,
+  maxGlobalConcurrency,
+  maxLimitsByLength,
+  maxRateLimitDurationMs,
+  maxRateLimitMax,
+  queueLimitsKey,
+  readQueueLimits,
+  unboundedRateLimit,
+  writeQueueLimits,
+  type QueueLimits,
+  type QueueLimitsSource,
+  type QueueRateLimit,
+  type QueueRef,
+  type WriteQueueLimitsOptions,
+} from './queue-limits.js';
 export { checkEvictionPolicy, readEvictionPolicy } from './eviction-policy.js';
 export {
   createHttpClient,
@@ -93,8 +123,37 @@ export {
   type PostOptions,
 } from './http-client.js';
 export { runWorkerApp, shutdownHangGraceMs, type RunWorkerAppOptions } from './run-worker-app.js';
+export {
+  TenantLimitsError,
+  allTenants,
+  checkTenantLimits,
+  createTenantLimiter,
+  defaultConcurrencyWaitMs,
+  maxTenantLimit,
+  minTenantRatePerSecond,
+  readTenantLimits,
+  tenantKeyId,
+  tenantKeys,
+  tenantLeaseGraceMs,
+  tenantLimitsKey,
+  writeTenantLimits,
+  type TenantAdmission,
+  type TenantDelayCause,
+  type TenantLimiter,
+  type TenantLimiterOptions,
+  type TenantLimits,
+  type TenantLimitsTarget,
+  type TenantSlot,
+} from './tenant-limiter.js';
 export { workerEnvSchema, type WorkerEnv } from './worker-env.js';
-export { handlerDurationBuckets, type JobOutcome, type MetricsRegistry } from './worker-metrics.js';
+export {
+  handlerDurationBuckets,
+  rateLimitWaitBuckets,
+  type BreakerState,
+  type JobOutcome,
+  type MetricsRegistry,
+  type RateLimitWaitCause,
+} from './worker-metrics.js';
 export {
   createDeadLetters,
   deadLetterRecordProblem,

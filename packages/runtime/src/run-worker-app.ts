@@ -16,7 +16,12 @@
  */
 import { constants } from 'node:os';
 import type { SubscriberName } from '@switchyard/events';
-import { createLogger, createMetricsRegistry, loadEnvOrExit } from '@switchyard/observability';
+import {
+  createLogger,
+  createMetricsRegistry,
+  loadEnvOrExit,
+  startTracing,
+} from '@switchyard/observability';
 import { createWorkerApp, type WorkerApp, type WorkerAppDeps } from './create-worker-app.js';
 import type { Handler } from './define-handler.js';
 import type { Schedule } from './define-schedule.js';
@@ -42,6 +47,12 @@ export const shutdownHangGraceMs = 5_000;
 export async function runWorkerApp(options: RunWorkerAppOptions): Promise<WorkerApp> {
   const env = loadEnvOrExit(workerEnvSchema(options.name), options.env ?? process.env);
   const logger = createLogger({ name: options.name, level: env.LOG_LEVEL });
+  // Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set; on, it must run before the worker is built.
+  const stopTracing = await startTracing({
+    serviceName: options.name,
+    env: options.env ?? process.env,
+    logger,
+  });
   const registry = createMetricsRegistry({ service: options.name });
   const app = createWorkerApp({
     name: options.name,
@@ -69,16 +80,20 @@ export async function runWorkerApp(options: RunWorkerAppOptions): Promise<Worker
       );
       process.exit(1);
     }, env.SHUTDOWN_TIMEOUT_MS + shutdownHangGraceMs).unref();
-    app.stop().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.fatal({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    // stopTracing exports the spans still buffered (bounded: 2 s, within shutdownHangGraceMs).
+    app
+      .stop()
+      .then(stopTracing)
+      .then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.fatal({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -55,6 +55,49 @@ export function workerEnvSchema(name: string) {
      * Default: 30000.
      */
     STARTUP_TIMEOUT_MS: z.coerce.number().int().min(1).max(600_000).default(30_000),
+    /**
+     * Queue-wide rate limit (docs/flow-control.md): at most RATE_LIMIT_MAX
+     * jobs of this subscriber start per RATE_LIMIT_DURATION_MS, across every
+     * replica (1..999999999). Unset: no rate limit. Written at start unless
+     * an operator set the limits at runtime (`sy limits set`).
+     */
+    RATE_LIMIT_MAX: z.coerce.number().int().min(1).max(999_999_999).optional(),
+    /** The rate limit's window, in ms (1..3600000). Default: 1000. Ignored without RATE_LIMIT_MAX. */
+    RATE_LIMIT_DURATION_MS: z.coerce.number().int().min(1).max(3_600_000).optional(),
+    /**
+     * Most jobs of this subscriber active at once across every replica
+     * (1..1000000). Unset: only WORKER_CONCURRENCY per replica bounds it.
+     */
+    GLOBAL_CONCURRENCY: z.coerce.number().int().min(1).max(1_000_000).optional(),
+    /**
+     * Circuit breaker of each downstream client (circuit-breaker.ts): opens
+     * when more than BREAKER_ERROR_PERCENT % of the calls in the last
+     * BREAKER_WINDOW_MS failed with an outage (5xx, timeout, network), once
+     * the window holds BREAKER_VOLUME_THRESHOLD calls; probes again after
+     * BREAKER_RESET_MS. Unset: the breaker's defaults, 50, 5, 10000, 10000
+     * (circuit-breaker.ts).
+     */
+    BREAKER_ERROR_PERCENT: z.coerce.number().int().min(1).max(100).optional(),
+    BREAKER_VOLUME_THRESHOLD: z.coerce.number().int().min(0).max(1_000_000).optional(),
+    BREAKER_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).optional(),
+    BREAKER_RESET_MS: z.coerce.number().int().min(100).max(3_600_000).optional(),
+    /**
+     * Per-tenant limits (tenant-limiter.ts), the defaults of every tenant
+     * without an override in Redis (`sy limits set --tenant`). Setting any
+     * of the three turns the gate on, overrides included; 0 = no default
+     * limit of that kind. Unset: no per-tenant limits, no Redis call.
+     * TENANT_RATE_PER_SECOND: jobs one tenant may start per second (0 or 0.001..1000000).
+     */
+    TENANT_RATE_PER_SECOND: z.coerce
+      .number()
+      .min(0)
+      .max(1_000_000)
+      .refine((n) => n === 0 || n >= 0.001, 'must be 0 or at least 0.001')
+      .optional(),
+    /** Jobs one tenant may start at once after being idle. Default with a rate: max(1, ceil(rate)). */
+    TENANT_BURST: z.coerce.number().int().min(0).max(1_000_000).optional(),
+    /** Jobs of one tenant running at once across every replica. */
+    TENANT_CONCURRENCY: z.coerce.number().int().min(0).max(1_000_000).optional(),
     /** pino level. Default: info. */
     LOG_LEVEL: envFields.LOG_LEVEL,
   });

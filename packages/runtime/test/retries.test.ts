@@ -11,12 +11,13 @@ import {
   TimeoutError,
   TransientError,
   backoffDelay,
+  createHttpClient,
   defineHandler,
 } from '../src/index.js';
 import { useRedisHarness } from './support/redis-harness.js';
 import { startWorker } from './support/start-worker.js';
 
-const harness = useRedisHarness();
+const harness = useRedisHarness({ sandbox: true });
 
 describe('backoffDelay', () => {
   const options = { baseMs: 100, maxMs: 1_000, jitter: 0.2 };
@@ -248,6 +249,90 @@ describe('rate limits', () => {
       }
       // Neither worker, not only the one that got the 429, called during the wait.
       expect(calls.slice(1).filter((call) => call.at < limitedAt + 950)).toEqual([]);
+    });
+  });
+
+  describe('when the sandbox answers 429 with Retry-After: 1', () => {
+    it('waits that long before the next call and completes on attempt 1', async () => {
+      const sandbox = createHttpClient({ baseUrl: harness.sandbox.url, timeoutMs: 5_000 });
+      const attempts: number[] = [];
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        attempts: 1,
+        backoff: { baseMs: 10, maxMs: 10 },
+        handle: async (event, ctx) => {
+          attempts.push(ctx.attempt);
+          await sandbox.post(
+            '/email',
+            { userId: event.data.userId },
+            { idempotencyKey: ctx.idempotencyKey, signal: ctx.signal },
+          );
+        },
+      });
+      harness.cleanups.push(async () => {
+        await harness.sandbox.control({ status429Rate: 0 });
+        await harness.sandbox.reset();
+      });
+      await harness.sandbox.reset();
+      await harness.sandbox.control({ status429Rate: 1, retryAfterSeconds: 1 });
+      const { publish, settled, queue, registry } = await startWorker(harness, [handler]);
+      const envelope = signedUp('u_429');
+      const status429 = async () =>
+        (
+          (await (await fetch(`${harness.sandbox.url}/control`)).json()) as {
+            stats: { status429: number };
+          }
+        ).stats.status429;
+      const before = await status429();
+
+      await publish(envelope);
+      // Seen at most one poll after the 429 was answered: the gap below is an underestimate.
+      await waitFor(async () => (await status429()) > before, {
+        intervalMs: 10,
+        message: 'the sandbox answered 429',
+      });
+      const limitedAt = Date.now();
+      await harness.sandbox.control({ status429Rate: 0 });
+
+      expect(await settled(envelope.id)).toBe('completed');
+      const [call] = await harness.sandbox.ledger();
+      const gapMs = Date.parse(call!.firstAt) - limitedAt;
+      console.log('429 Retry-After 1 s: gap from the 429 to the accepted call (ms):', gapMs);
+      expect(gapMs).toBeGreaterThanOrEqual(1_000 - 50);
+      expect(call).toMatchObject({ idempotencyKey: envelope.idempotencyKey, repeats: 0 });
+      // attempts: 1, yet it completed: the 429 spent no attempt.
+      expect(attempts).toEqual([1, 1]);
+      expect((await queue.getJob(envelope.id))?.attemptsMade).toBe(1);
+      expect(await registry.metrics()).toMatch(
+        /^sy_rate_limit_waits_total\{queue="notifications",cause="retry_after"[^}]*\} 1$/m,
+      );
+    });
+  });
+
+  describe('when the queue meta lost its rate limit (removed by hand)', () => {
+    it('a Retry-After still holds the queue: the hold restores the unbounded limit', async () => {
+      const calls: number[] = [];
+      const handler = defineHandler({
+        subscriber: 'notifications',
+        event: 'user.signed_up',
+        attempts: 1,
+        backoff: { baseMs: 10, maxMs: 10 },
+        handle: async () => {
+          calls.push(Date.now());
+          await Promise.resolve();
+          if (calls.length === 1) throw new RateLimitedError('slow down', 600);
+        },
+      });
+      const { publish, settled, queue } = await startWorker(harness, [handler]);
+      await queue.removeGlobalRateLimit();
+      const envelope = signedUp();
+
+      await publish(envelope);
+
+      expect(await settled(envelope.id)).toBe('completed');
+      expect(calls[1]! - calls[0]!).toBeGreaterThanOrEqual(590);
+      expect(await queue.getGlobalRateLimit()).toEqual({ max: 1_000_000_000, duration: 1_000 });
     });
   });
 

@@ -1,0 +1,250 @@
+/**
+ * The circuit breaker around a downstream client, against the built
+ * sandbox: which failures count, fail-fast with the rest of the reset
+ * window, half-open probe, logs and metrics; then worker-notifications
+ * processes through a sandbox outage: the breaker opens, the queue waits
+ * instead of dead-lettering, and every job completes on its first attempt.
+ */
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import { deadLetterQueueNameOf, deliveryJobOptions, queueNameOf } from '@switchyard/events';
+import { createMetricsRegistry } from '@switchyard/observability';
+import {
+  freePort,
+  numberedEnvelope,
+  startApp,
+  waitFor,
+  type AppProcess,
+} from '@switchyard/testkit';
+import {
+  CircuitOpenError,
+  DownstreamRateLimitedError,
+  DownstreamRejectedError,
+  classifyFailure,
+  createCircuitBreaker,
+  createHttpClient,
+} from '../src/index.js';
+import { captureLogs } from './support/capture-logs.js';
+import { useRedisHarness } from './support/redis-harness.js';
+
+const builtApp = fileURLToPath(
+  new URL('../../../apps/worker-notifications/dist/main.js', import.meta.url),
+);
+const harness = useRedisHarness({ sandbox: true });
+
+interface ControlView {
+  stats: { accepted: number; status429: number; status503: number };
+}
+
+async function sandboxStats(): Promise<ControlView['stats']> {
+  const response = await fetch(`${harness.sandbox.url}/control`);
+  return ((await response.json()) as ControlView).stats;
+}
+
+function breaker(resetMs = 400) {
+  const { logger, lines } = captureLogs();
+  const registry = createMetricsRegistry({ service: 'test', processMetrics: false });
+  const client = createCircuitBreaker({
+    client: createHttpClient({ baseUrl: harness.sandbox.url, timeoutMs: 2_000 }),
+    downstream: 'sandbox',
+    logger,
+    registry,
+    volumeThreshold: 2,
+    errorThresholdPercent: 50,
+    windowMs: 10_000,
+    resetMs,
+  });
+  harness.cleanups.push(async () => {
+    client.close();
+    await harness.sandbox.control({ status429Rate: 0 });
+    await harness.sandbox.reset();
+  });
+  const call = (key: string, path = '/email', signal?: AbortSignal) =>
+    client.post(path, { to: 'x' }, { idempotencyKey: key, ...(signal ? { signal } : {}) });
+  return { client, call, lines, registry };
+}
+
+describe('circuit breaker', () => {
+  describe('when the downstream answers 4xx, 429, or the caller aborts', () => {
+    it('stays closed: those are not outages', async () => {
+      const { client, call } = breaker();
+      for (let i = 0; i < 3; i += 1) {
+        await expect(call(`rejected-${i}`, '/no-such-service')).rejects.toThrow(
+          DownstreamRejectedError,
+        );
+      }
+      await harness.sandbox.control({ status429Rate: 1, retryAfterSeconds: 1 });
+      for (let i = 0; i < 3; i += 1) {
+        await expect(call(`limited-${i}`)).rejects.toThrow(DownstreamRateLimitedError);
+      }
+      await harness.sandbox.control({ status429Rate: 0 });
+      const aborted = AbortSignal.abort(new Error('caller gave up'));
+      for (let i = 0; i < 3; i += 1) {
+        await expect(call(`aborted-${i}`, '/email', aborted)).rejects.toThrow('caller gave up');
+      }
+
+      expect(client.state()).toBe('closed');
+      await expect(call('fine')).resolves.toMatchObject({ service: 'email' });
+    });
+  });
+
+  describe('when the downstream is down', () => {
+    it('opens, fails fast with the rest of the reset window, then a probe closes it', async () => {
+      const { client, call, lines, registry } = breaker(1_500);
+      await harness.sandbox.control({ downForMs: 60_000 });
+      for (let i = 0; i < 2; i += 1) await expect(call(`down-${i}`)).rejects.toThrow(/503/);
+      expect(client.state()).toBe('open');
+      const before = await sandboxStats();
+
+      const error = await call('while-open').catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(CircuitOpenError);
+      const retryAfterMs = (error as CircuitOpenError).retryAfterMs;
+      expect(retryAfterMs).toBeGreaterThan(0);
+      expect(retryAfterMs).toBeLessThanOrEqual(1_500);
+      // The worker holds the queue for that long, without spending an attempt.
+      expect(classifyFailure(error)).toEqual({
+        kind: 'rate_limited',
+        retryAfterMs,
+        cause: 'breaker',
+      });
+      // Nothing reached the sandbox while open.
+      expect(await sandboxStats()).toEqual(before);
+
+      await harness.sandbox.control({ downForMs: 0 });
+      await waitFor(() => client.state() === 'half_open', {
+        timeoutMs: 3_000,
+        message: 'half-open after the reset window',
+      });
+      await expect(call('probe')).resolves.toMatchObject({ service: 'email' });
+      expect(client.state()).toBe('closed');
+
+      const changes = lines
+        .filter((line) => line.msg === 'circuit breaker state changed')
+        .map((line) => [line.downstream, line.from, line.to]);
+      expect(changes).toEqual([
+        ['sandbox', 'closed', 'open'],
+        ['sandbox', 'open', 'half_open'],
+        ['sandbox', 'half_open', 'closed'],
+      ]);
+      const text = await registry.metrics();
+      expect(text).toMatch(/^sy_breaker_state\{downstream="sandbox"[^}]*\} 0$/m);
+      for (const to of ['open', 'half_open', 'closed']) {
+        expect(text).toMatch(
+          new RegExp(
+            `^sy_breaker_transitions_total\\{downstream="sandbox",to="${to}"[^}]*\\} 1$`,
+            'm',
+          ),
+        );
+      }
+    });
+  });
+});
+
+describe('a sandbox outage under worker processes', () => {
+  it('opens the breaker, dead-letters nothing, and completes every job on its first attempt', async () => {
+    const prefix = `sy-test-${randomUUID()}`;
+    const queue = new Queue(queueNameOf('notifications'), { connection: harness.client, prefix });
+    const dlq = new Queue(deadLetterQueueNameOf('notifications'), {
+      connection: harness.client,
+      prefix,
+    });
+    harness.cleanups.push(async () => {
+      await queue.obliterate({ force: true });
+      await dlq.obliterate({ force: true });
+      await queue.close();
+      await dlq.close();
+      await harness.sandbox.reset();
+    });
+    await harness.sandbox.reset();
+    const ports: number[] = [];
+    const workers: AppProcess[] = [];
+    for (const id of ['a', 'b']) {
+      const port = await freePort();
+      ports.push(port);
+      const app = await startApp({
+        entry: builtApp,
+        name: `worker-${id}`,
+        env: {
+          REDIS_URL: harness.redisUrl,
+          HEALTH_PORT: String(port),
+          SANDBOX_URL: harness.sandbox.url,
+          QUEUE_PREFIX: prefix,
+          WORKER_ID: `w-${id}`,
+          LOG_LEVEL: 'warn',
+          BREAKER_VOLUME_THRESHOLD: '1',
+          BREAKER_RESET_MS: '4000',
+        },
+        readyUrl: `http://127.0.0.1:${port}/readyz`,
+        readyTimeoutMs: 20_000,
+      });
+      harness.cleanups.push(() => app.kill());
+      workers.push(app);
+    }
+
+    const outageMs = 2_500;
+    await harness.sandbox.control({ downForMs: outageMs });
+    const outageEnd = Date.now() + outageMs;
+    const envelopes = Array.from({ length: 30 }, (_, i) => numberedEnvelope('user.signed_up', i));
+    await queue.addBulk(
+      envelopes.map((envelope) => ({
+        name: envelope.type,
+        data: envelope,
+        opts: { ...deliveryJobOptions, jobId: envelope.id },
+      })),
+    );
+    await waitFor(async () => (await queue.getCompletedCount()) === envelopes.length, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      message: 'every job completed after the outage',
+    });
+
+    const jobs = await Promise.all(envelopes.map((envelope) => queue.getJob(envelope.id)));
+    const metrics = await Promise.all(
+      ports.map(async (port) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text()),
+    );
+    const sum = (pattern: RegExp) =>
+      metrics.reduce((total, text) => total + Number(pattern.exec(text)?.[1] ?? 0), 0);
+    const ledger = await harness.sandbox.ledger();
+    const stats = await sandboxStats();
+    const bounced = jobs.filter((job) => (job?.attemptsStarted ?? 0) > 1).length;
+    console.log('outage figures:', {
+      outageMs,
+      status503: stats.status503,
+      accepted: stats.accepted,
+      bouncedJobs: bounced,
+      breakerOpened: sum(
+        /sy_breaker_transitions_total\{downstream="sandbox",to="open"[^}]*\} (\d+)/m,
+      ),
+      breakerWaits: sum(
+        /sy_rate_limit_waits_total\{queue="notifications",cause="breaker"[^}]*\} (\d+)/m,
+      ),
+      retryAfterWaits: sum(
+        /sy_rate_limit_waits_total\{queue="notifications",cause="retry_after"[^}]*\} (\d+)/m,
+      ),
+    });
+
+    // The breaker opened (in at least one replica) and held the queue at least once.
+    expect(
+      sum(/sy_breaker_transitions_total\{downstream="sandbox",to="open"[^}]*\} (\d+)/m),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sum(/sy_rate_limit_waits_total\{queue="notifications",cause="breaker"[^}]*\} (\d+)/m),
+    ).toBeGreaterThanOrEqual(1);
+    // Nothing was dead-lettered because of the outage or the open breaker.
+    expect(await dlq.count()).toBe(0);
+    expect(await queue.getFailedCount()).toBe(0);
+    // Every job completed on its first attempt: the waits spent none.
+    expect(jobs.map((job) => job?.attemptsMade)).toEqual(envelopes.map(() => 1));
+    expect(bounced).toBeGreaterThanOrEqual(1);
+    // Each effect applied once, all after the outage.
+    expect(ledger).toHaveLength(envelopes.length);
+    expect(ledger.every((call) => call.repeats === 0)).toBe(true);
+    expect(Math.min(...ledger.map((call) => Date.parse(call.firstAt)))).toBeGreaterThanOrEqual(
+      outageEnd - 50,
+    );
+    expect(stats.status503).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+});
