@@ -18,7 +18,7 @@
  * one interval (and within one batch, checked once before it) publishers may
  * overshoot it by whatever they add meanwhile.
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { BacklogFullError } from './errors.js';
 
 export interface BacklogGateOptions {
@@ -101,15 +101,8 @@ export class BacklogGate {
 
   async #read(queues: readonly string[], now: number): Promise<number[]> {
     const { connection, prefix } = this.#options;
-    const dueBound = (now + 1) * 0x1000 - 1;
     const pipeline = connection.pipeline();
-    for (const queue of queues) {
-      const key = `${prefix}:${queue}`;
-      pipeline
-        .llen(`${key}:wait`)
-        .zcard(`${key}:prioritized`)
-        .zcount(`${key}:delayed`, 0, dueBound);
-    }
+    for (const queue of queues) addBacklogReads(pipeline, prefix, queue, now);
     const replies = await pipeline.exec();
     if (replies === null) throw new Error('the backlog pipeline was discarded');
     const counts = replies.map(([error, value]) => {
@@ -117,7 +110,31 @@ export class BacklogGate {
       return Number(value);
     });
     return queues.map((_, index) =>
-      counts.slice(index * 3, index * 3 + 3).reduce((sum, count) => sum + count, 0),
+      counts
+        .slice(index * backlogReadCount, (index + 1) * backlogReadCount)
+        .reduce((sum, count) => sum + count, 0),
     );
   }
+}
+
+/** How many replies addBacklogReads adds to a pipeline; their sum is the backlog. */
+export const backlogReadCount = 3;
+
+/**
+ * Appends the reads of `queue`'s backlog at `now` (ms) to `pipeline`, in
+ * this order: waiting, prioritized, delayed already due. Their replies,
+ * summed, are the backlog; the queue metrics use the same reads, so the
+ * gate and the `sy_queue_backlog` gauge cannot disagree on the definition.
+ */
+export function addBacklogReads(
+  pipeline: ChainableCommander,
+  prefix: string,
+  queue: string,
+  now: number,
+): void {
+  const key = `${prefix}:${queue}`;
+  pipeline
+    .llen(`${key}:wait`)
+    .zcard(`${key}:prioritized`)
+    .zcount(`${key}:delayed`, 0, (now + 1) * 0x1000 - 1);
 }

@@ -59,6 +59,7 @@
  * waits until `timeoutMs` instead of failing at once.
  */
 import { integerOption, limitOption } from './number-option.js';
+import type { Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   EventError,
@@ -87,6 +88,7 @@ import {
   type IdempotencyRecord,
 } from './idempotency-record.js';
 import { withDeadline } from './with-deadline.js';
+import { queueJobIndexWrites, type JobIndexEntry, type JobIndexRetention } from './job-index.js';
 
 /** The slice of a pino logger the publisher uses. */
 export interface PublisherLogger {
@@ -138,6 +140,20 @@ export interface RedisPublisherOptions {
   backlogCheckIntervalMs?: number;
   /** The `retryAfterSeconds` a BacklogFullError carries. Default 5. */
   backlogRetryAfterSeconds?: number;
+  /**
+   * The job search index (job-index.ts), written for every job a fan-out
+   * adds, in the round trip that marks the events accepted; a failed index
+   * write is logged, never fails the publish. `false` writes none.
+   * Default: `ttlSeconds` = `idempotencyTtlSeconds`, `maxPerTenant` 10 000.
+   */
+  jobIndex?: JobIndexRetention | false;
+  /**
+   * BullMQ telemetry (e.g. `new BullMQOtel()` from bullmq-otel) for the
+   * fan-out: its spans join the caller's active trace and each job carries
+   * the trace context its worker continues. Pass it only when tracing is on.
+   * Default: none (no spans, no context in jobs).
+   */
+  telemetry?: Telemetry;
 }
 
 export interface PublishOptions {
@@ -203,11 +219,32 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
     1,
   );
   const timeoutMs = integerOption('timeoutMs', options.timeoutMs, 5_000, 1);
+  const jobIndex =
+    options.jobIndex === false
+      ? undefined
+      : {
+          ttlSeconds: integerOption(
+            'jobIndex.ttlSeconds',
+            options.jobIndex?.ttlSeconds,
+            ttlSeconds,
+            1,
+          ),
+          maxPerTenant: integerOption(
+            'jobIndex.maxPerTenant',
+            options.jobIndex?.maxPerTenant,
+            10_000,
+            1,
+          ),
+        };
   const queuesOf = options.queuesOf ?? ((type: EventType) => subscribersOf(type).map(queueNameOf));
   const now = options.now ?? (() => new Date());
   const newId = options.newId;
   const logger = options.logger ?? silent;
-  const fanOut = new FanOut({ connection, prefix });
+  const fanOut = new FanOut({
+    connection,
+    prefix,
+    ...(options.telemetry === undefined ? {} : { telemetry: options.telemetry }),
+  });
   const backlogGate = new BacklogGate({
     connection,
     prefix,
@@ -386,6 +423,51 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
     });
   }
 
+  /**
+   * Marks the records accepted and writes the search index of the delivered
+   * jobs, in one pipeline. A failed SET fails the call (as before); a failed
+   * index command is only logged.
+   */
+  async function markAccepted(
+    what: string,
+    deadline: number,
+    records: ReadonlyMap<string, IdempotencyRecord>,
+    deliveries: readonly Delivery[],
+  ): Promise<void> {
+    const replies = await step(what, deadline, async () => {
+      const pipeline = connection.pipeline();
+      for (const [key, record] of records)
+        pipeline.set(key, acceptedRecord(record), 'KEEPTTL', 'XX');
+      if (jobIndex !== undefined) {
+        const entries: JobIndexEntry[] = deliveries.flatMap(({ envelope, queues }) =>
+          queues.map((queue) => ({
+            queue,
+            jobId: envelope.id,
+            eventId: envelope.id,
+            correlationId: envelope.correlationId,
+            idempotencyKey: envelope.idempotencyKey,
+            tenantId: envelope.tenantId,
+          })),
+        );
+        queueJobIndexWrites(pipeline, { prefix, entries, now: Date.now(), retention: jobIndex });
+      }
+      const exec = await pipeline.exec();
+      if (exec === null) throw new RedisUnavailableError(`${what}: the pipeline was discarded`);
+      return exec;
+    });
+    replies.slice(0, records.size).forEach(([error]) => {
+      if (error)
+        throw new RedisUnavailableError(`${what} failed: ${error.message}`, { cause: error });
+    });
+    const indexError = replies.slice(records.size).find(([error]) => error !== null)?.[0];
+    if (indexError) {
+      logger.warn(
+        { err: indexError, eventIds: deliveries.map((d) => d.envelope.id) },
+        'job search index not written; the jobs are enqueued but findJobs will not find them',
+      );
+    }
+  }
+
   async function publish(
     input: unknown,
     publishOptions: PublishOptions = {},
@@ -414,22 +496,24 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
     );
     let record: IdempotencyRecord;
     let status: PublishResult['status'];
+    let delivery: Delivery[];
     if (stored === null) {
       record = pendingRecord(event);
       status = 'accepted';
-      await fanOutOrReport(
-        [{ envelope: event.envelope, queues: event.queues, options: event.delivery }],
-        deadline,
-      );
+      delivery = [{ envelope: event.envelope, queues: event.queues, options: event.delivery }];
     } else {
       record = decodeIdempotencyRecord(event.recordKey, stored);
       status = 'duplicate';
       if (record.fingerprint !== event.fingerprint) throw conflict(event);
       if (record.state === 'accepted') return receipt(event, record, status);
-      await fanOutOrReport([redrive(event, record)], deadline);
+      delivery = [redrive(event, record)];
     }
-    await step('marking the event accepted', deadline, () =>
-      connection.set(event.recordKey, acceptedRecord(record), 'KEEPTTL', 'XX'),
+    await fanOutOrReport(delivery, deadline);
+    await markAccepted(
+      'marking the event accepted',
+      deadline,
+      new Map([[event.recordKey, record]]),
+      delivery,
     );
     return receipt(event, record, status);
   }
@@ -535,10 +619,7 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
       });
       await fanOutOrReport(deliveries, deadline);
       if (toAccept.size > 0) {
-        await runPipeline('marking the events accepted', deadline, (pipeline) => {
-          for (const [key, record] of toAccept)
-            pipeline.set(key, acceptedRecord(record), 'KEEPTTL', 'XX');
-        });
+        await markAccepted('marking the events accepted', deadline, toAccept, deliveries);
       }
     }
     return results.map((result, index) => {

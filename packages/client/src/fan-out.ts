@@ -29,6 +29,7 @@ import {
   type BackendFactory,
   type FlowJob,
   type RedisQueueBackend,
+  type Telemetry,
 } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deliveryJobOptions, type StoredEnvelope } from '@switchyard/events';
@@ -81,12 +82,15 @@ const strictRedisBackend: BackendFactory<RedisQueueBackend> = (name, opts, extra
 export class FanOut {
   readonly #connection: Redis;
   readonly #prefix: string;
+  readonly #telemetry: Telemetry | undefined;
   #producer: FlowProducer<RedisQueueBackend> | undefined;
   #closed = false;
 
-  constructor(options: { connection: Redis; prefix: string }) {
+  /** `telemetry`: BullMQ's, put on the FlowProducer (spans + trace context in each job); default none. */
+  constructor(options: { connection: Redis; prefix: string; telemetry?: Telemetry }) {
     this.#connection = options.connection;
     this.#prefix = options.prefix;
+    this.#telemetry = options.telemetry;
   }
 
   /** Adds every delivery's jobs in one transaction (see the header for what that guarantees). */
@@ -130,7 +134,11 @@ export class FanOut {
   #currentProducer(): FlowProducer<RedisQueueBackend> {
     if (this.#closed) throw new PublisherClosedError('the publisher is closed');
     this.#producer ??= new FlowProducer(
-      { connection: this.#connection, prefix: this.#prefix },
+      {
+        connection: this.#connection,
+        prefix: this.#prefix,
+        ...(this.#telemetry === undefined ? {} : { telemetry: this.#telemetry }),
+      },
       strictRedisBackend,
     );
     return this.#producer;

@@ -31,6 +31,17 @@ export {
 } from './create-redis-publisher.js';
 export { BacklogGate, type BacklogGateOptions } from './backlog-gate.js';
 export {
+  QueueMetricsTimeoutError,
+  queueJobStates,
+  readQueueFigures,
+  registerQueueMetrics,
+  type MetricsRegistryLike,
+  type QueueFigures,
+  type QueueJobState,
+  type QueueMetricsOptions,
+  type QueueMetricsSource,
+} from './queue-metrics.js';
+export {
   BacklogFullError,
   IdempotencyConflictError,
   IdempotencyRecordInvalidError,
@@ -44,3 +55,20 @@ export {
 export { idempotencyRecordKey, type IdempotencyRecord } from './idempotency-record.js';
 export type { DeliveryOptions } from './fan-out.js';
 export { deliveryJobOptions } from '@switchyard/events';
+export {
+  defaultFindJobsLimit,
+  defaultJobIndexMaxPerTenant,
+  defaultJobIndexTtlSeconds,
+  findJobs,
+  indexJobs,
+  jobIndexKey,
+  jobIndexKinds,
+  JobIndexUsageError,
+  maxFindJobsLimit,
+  queueJobIndexWrites,
+  type FindJobsOptions,
+  type FoundJob,
+  type JobIndexEntry,
+  type JobIndexKind,
+  type JobIndexRetention,
+} from './job-index.js';

@@ -1,9 +1,14 @@
 /**
  * The pino logger every process uses: JSON lines, the correlation context
- * mixed into each line, secrets and e-mail addresses redacted.
+ * mixed into each line (and, with tracing on, the active span's `traceId`
+ * and `spanId`), secrets and e-mail addresses redacted.
+ *
+ * Output is always JSON, in development too: pino-pretty is not a
+ * dependency; pipe a process's output through it to read lines by eye.
  */
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import { currentCorrelation } from './correlation.js';
+import { activeTraceIds } from './tracing.js';
 
 export type { Logger } from 'pino';
 
@@ -47,7 +52,12 @@ export function createLogger(options: CreateLoggerOptions): Logger {
       level: options.level ?? 'info',
       base: { service: options.name, pid: process.pid },
       redact: { paths: redactPaths, censor: '[redacted]' },
-      mixin: () => ({ ...currentCorrelation() }),
+      mixin: () => {
+        const ids = activeTraceIds();
+        return ids === undefined
+          ? { ...currentCorrelation() }
+          : { ...currentCorrelation(), ...ids };
+      },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     options.destination,

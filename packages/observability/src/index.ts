@@ -9,3 +9,18 @@ export {
 export { startHealthServer, type HealthServer, type HealthServerOptions } from './health-server.js';
 export { createMetricsRegistry, type MetricsRegistryOptions } from './metrics-registry.js';
 export { ConfigError, envFields, loadEnvOrExit, parseEnv } from './parse-env.js';
+export {
+  activeTraceIds,
+  isTracingEnabled,
+  startClientSpan,
+  startServerSpan,
+  startTracing,
+  tracesEndpointOf,
+  tracingEnvSchema,
+  type ClientSpan,
+  type ServerRequestInfo,
+  type ServerSpan,
+  type StartTracingOptions,
+  type StopTracing,
+  type TraceIds,
+} from './tracing.js';

@@ -1,0 +1,532 @@
+/**
+ * A secondary index of jobs by the ids people search with: eventId,
+ * correlationId, idempotency key and tenantId. BullMQ can only look a job up
+ * by queue and job id; this index answers "where is event X" across every
+ * subscriber queue and dead-letter queue.
+ *
+ * Keys (one sorted set per searched value):
+ *
+ *   key:     `<prefix>:sy:index:<kind>:<value>`, kind one of JobIndexKind.
+ *            `<value>` is the id itself when it is 1-128 printable ASCII
+ *            characters without spaces and does not start with `#`; any other
+ *            id (long, spaces, control or non-ASCII characters) is stored as
+ *            `#<sha256 hex>`, so a key stays short whatever a caller sends.
+ *   members: `<queueName>/<jobId>` (queue names hold no `/`; the first `/`
+ *            splits), score = when the job was indexed, ms since the epoch.
+ *   TTL:     `ttlSeconds` (default 24 h, the idempotency window), set again
+ *            on every write to the key.
+ *   bounds:  on every write, members older than `ttlSeconds` are removed and
+ *            only the newest `maxPerTenant` (tenantId, default 10 000) or
+ *            `maxJobIndexEntriesPerId` (correlationId, idempotencyKey: 1 000)
+ *            are kept. An eventId key holds one member per queue the event
+ *            reached, its DLQ entry and its replays: bounded by routing.
+ *
+ * Writers: the publisher when it fans out (in the round trip that marks the
+ * idempotency record accepted), the runtime when it writes a dead-letter
+ * record, and dead-letter replay for the `-r<n>` job it adds. Index writes
+ * are best effort: a failed write is reported by the writer and never fails
+ * the publish, dead-lettering or replay it belongs to. The index is not
+ * updated when a job is removed: findJobs reports such a job as 'gone'
+ * until its member expires.
+ */
+import { createHash } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+
+/** The ids a job can be found by. */
+export type JobIndexKind = 'eventId' | 'correlationId' | 'idempotencyKey' | 'tenantId';
+
+/** Every kind, in the order findJobs reports `matchedBy`. */
+export const jobIndexKinds: readonly JobIndexKind[] = [
+  'eventId',
+  'correlationId',
+  'idempotencyKey',
+  'tenantId',
+];
+
+/** One job the index points at, with its state and fields read when found. */
+export interface FoundJob {
+  queue: string;
+  jobId: string;
+  /** The queue is a dead-letter queue (`<subscriber>.dlq`). */
+  deadLetter: boolean;
+  /**
+   * BullMQ's state of the job. 'paused': in the wait list of a paused
+   * subscriber queue (DLQs are always paused; their entries say 'waiting').
+   * 'gone': the index names it but the job no longer exists (completed and
+   * removed by retention, replayed or purged from a DLQ, removed by hand).
+   * 'unknown': the job exists but is in no state list (mid-move).
+   */
+  state:
+    | 'waiting'
+    | 'active'
+    | 'delayed'
+    | 'prioritized'
+    | 'completed'
+    | 'failed'
+    | 'waiting-children'
+    | 'paused'
+    | 'unknown'
+    | 'gone';
+  /** The kinds under which the searched id named this job. */
+  matchedBy: JobIndexKind[];
+  /** The job name: the event type (for DLQ entries the record's eventType). */
+  eventType?: string;
+  eventId?: string;
+  tenantId?: string;
+  correlationId?: string;
+  idempotencyKey?: string;
+  /** BullMQ attemptsMade; for a DLQ entry, the attempts the original job made (the record's). */
+  attemptsMade?: number;
+  /** When the job was added, ms since the epoch (BullMQ `timestamp`). */
+  timestamp?: number;
+  /**
+   * BullMQ failedReason; for a DLQ entry `<reason>: <last error message>`
+   * from the record. At most `maxFoundFieldLength` characters.
+   */
+  failedReason?: string;
+}
+
+export interface FindJobsOptions {
+  /** BullMQ key prefix of the queues (and of the index). */
+  prefix: string;
+  /** The id to look for: an eventId, correlationId, idempotency key or tenantId. */
+  id: string;
+  /** Kinds to look the id up under. Default: all four. */
+  kinds?: JobIndexKind[];
+  /** Most jobs returned, newest first: 1 to `maxFindJobsLimit` (larger values are capped). Default 50. */
+  limit?: number;
+}
+
+/** One job to index: where it is and the ids it is found by. */
+export interface JobIndexEntry {
+  queue: string;
+  jobId: string;
+  eventId?: string | undefined;
+  correlationId?: string | undefined;
+  idempotencyKey?: string | undefined;
+  tenantId?: string | undefined;
+}
+
+/** How long and how much the index keeps. */
+export interface JobIndexRetention {
+  /** Seconds a key lives after its last write, and the oldest member kept. Default 86 400 (24 h). */
+  ttlSeconds?: number;
+  /** Newest jobs kept per tenant. Default 10 000. */
+  maxPerTenant?: number;
+}
+
+export const defaultJobIndexTtlSeconds = 86_400;
+export const defaultJobIndexMaxPerTenant = 10_000;
+/** Newest jobs kept per correlationId and per idempotency key. */
+export const maxJobIndexEntriesPerId = 1_000;
+export const defaultFindJobsLimit = 50;
+export const maxFindJobsLimit = 500;
+/** Longest field (ids, event type, failedReason) findJobs copies from a job. */
+export const maxFoundFieldLength = 1_024;
+/** Longest `<queue>/<jobId>` member indexed; longer ones are skipped (our job ids are short). */
+const maxMemberLength = 1_024;
+
+/** findJobs or an index write was called with options it cannot use. */
+export class JobIndexUsageError extends Error {
+  readonly code = 'SY_ERR_JOB_INDEX_USAGE';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'JobIndexUsageError';
+  }
+}
+
+const plainValue = /^[\x21-\x7e]{1,128}$/;
+
+/** The index key of one searched value (see the header for when it is hashed). */
+export function jobIndexKey(prefix: string, kind: JobIndexKind, value: string): string {
+  const part =
+    plainValue.test(value) && !value.startsWith('#')
+      ? value
+      : `#${createHash('sha256').update(value, 'utf8').digest('hex')}`;
+  return `${prefix}:sy:index:${kind}:${part}`;
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new JobIndexUsageError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Retention with defaults applied; throws JobIndexUsageError for a bad value. */
+export function resolveJobIndexRetention(
+  retention: JobIndexRetention = {},
+): Required<JobIndexRetention> {
+  return {
+    ttlSeconds: positiveInteger('ttlSeconds', retention.ttlSeconds, defaultJobIndexTtlSeconds),
+    maxPerTenant: positiveInteger(
+      'maxPerTenant',
+      retention.maxPerTenant,
+      defaultJobIndexMaxPerTenant,
+    ),
+  };
+}
+
+/**
+ * Writes one chunk of index keys (see the header for the layout and bounds).
+ * Each key is written under pcall, so one bad key (WRONGTYPE from a foreign
+ * value) does not stop the others; the script then answers an error naming
+ * how many keys failed and the first reason.
+ *
+ * KEYS: the index keys
+ * ARGV: 1 score (now, ms), 2 TTL seconds, 3 oldest score kept, 4 members
+ *       kept per tenant, 5 members kept per correlationId / idempotency key,
+ *       then per key: its kind ('e' eventId, 't' tenantId, 'o' other), its
+ *       member count n, and n members.
+ */
+const writeIndexScript = `
+local rcall = redis.call
+local now, ttl, oldest = ARGV[1], ARGV[2], '(' .. ARGV[3]
+local keepTenant, keepId = tonumber(ARGV[4]), tonumber(ARGV[5])
+local a, failed, firstError = 6, 0, nil
+for i = 1, #KEYS do
+  local key, kind, n = KEYS[i], ARGV[a], tonumber(ARGV[a + 1])
+  local first = a + 2
+  a = first + n
+  local ok, err = pcall(function()
+    -- Variadic ZADD in slices of 500 members (Lua's unpack has a stack limit).
+    for from = first, first + n - 1, 500 do
+      local args = {}
+      for j = from, math.min(from + 499, first + n - 1) do
+        args[#args + 1] = now
+        args[#args + 1] = ARGV[j]
+      end
+      rcall('ZADD', key, unpack(args))
+    end
+    -- A key holding only what was just added (new, most keys) needs no trim.
+    if kind ~= 'e' and rcall('ZCARD', key) > n then
+      rcall('ZREMRANGEBYSCORE', key, '-inf', oldest)
+      local keep = keepId
+      if kind == 't' then keep = keepTenant end
+      rcall('ZREMRANGEBYRANK', key, 0, -(keep + 1))
+    end
+    rcall('EXPIRE', key, ttl)
+  end)
+  if not ok then
+    failed = failed + 1
+    if firstError == nil then
+      firstError = type(err) == 'table' and err.err or tostring(err)
+    end
+  end
+end
+if failed > 0 then
+  return redis.error_reply('ERR job index: ' .. failed .. ' of ' .. #KEYS .. ' keys not written: ' .. firstError)
+end
+return #KEYS`;
+
+/** Index keys per EVAL: bounds how long one write script holds Redis. */
+const writeChunkKeys = 500;
+
+/**
+ * Queues the index writes for `entries` on `pipeline` (a pipeline or MULTI
+ * the caller executes), grouped so that each key is written once however
+ * many entries share it, as EVALs of at most 500 keys each. Returns how many
+ * commands were queued (0 for no entries); each answers the number of keys
+ * written, or an error when some were not.
+ * `now` is the score, ms since the epoch.
+ */
+export function queueJobIndexWrites(
+  pipeline: ChainableCommander,
+  options: {
+    prefix: string;
+    entries: readonly JobIndexEntry[];
+    now: number;
+    retention?: JobIndexRetention;
+  },
+): number {
+  const { ttlSeconds, maxPerTenant } = resolveJobIndexRetention(options.retention);
+  const members = new Map<string, { kind: JobIndexKind; members: Set<string> }>();
+  for (const entry of options.entries) {
+    const member = `${entry.queue}/${entry.jobId}`;
+    if (entry.queue.includes('/') || member.length > maxMemberLength) continue;
+    for (const kind of jobIndexKinds) {
+      const value = entry[kind];
+      if (typeof value !== 'string' || value === '') continue;
+      const key = jobIndexKey(options.prefix, kind, value);
+      let group = members.get(key);
+      if (group === undefined) {
+        group = { kind, members: new Set() };
+        members.set(key, group);
+      }
+      group.members.add(member);
+    }
+  }
+  const header = [
+    options.now,
+    ttlSeconds,
+    options.now - ttlSeconds * 1_000,
+    maxPerTenant,
+    maxJobIndexEntriesPerId,
+  ];
+  const groups = [...members];
+  let commands = 0;
+  for (let start = 0; start < groups.length; start += writeChunkKeys) {
+    const chunk = groups.slice(start, start + writeChunkKeys);
+    const args: (string | number)[] = [];
+    for (const [, group] of chunk) {
+      const code = group.kind === 'eventId' ? 'e' : group.kind === 'tenantId' ? 't' : 'o';
+      args.push(code, group.members.size, ...group.members);
+    }
+    pipeline.eval(writeIndexScript, chunk.length, ...chunk.map(([key]) => key), ...header, ...args);
+    commands += 1;
+  }
+  return commands;
+}
+
+/**
+ * Writes the index entries in one round trip. Throws the first failed
+ * command's error; callers treat that as a lost index entry, not as a
+ * failure of what they were indexing.
+ */
+export async function indexJobs(
+  redis: Redis,
+  options: {
+    prefix: string;
+    entries: readonly JobIndexEntry[];
+    retention?: JobIndexRetention;
+    now?: number;
+  },
+): Promise<void> {
+  const pipeline = redis.pipeline();
+  const queued = queueJobIndexWrites(pipeline, {
+    prefix: options.prefix,
+    entries: options.entries,
+    now: options.now ?? Date.now(),
+    ...(options.retention === undefined ? {} : { retention: options.retention }),
+  });
+  if (queued === 0) return;
+  const replies = await pipeline.exec();
+  const failed = replies?.find(([error]) => error !== null)?.[0];
+  if (failed) throw failed;
+}
+
+/**
+ * Reads one job's state and searchable fields without moving any data but
+ * those fields: the state checks of BullMQ's getState (sorted sets first, then
+ * the active and wait lists with LPOS), and the ids parsed from job.data with
+ * cjson inside Redis, so a large payload never leaves the server.
+ *
+ * KEYS: 1 job hash, 2 completed, 3 failed, 4 delayed, 5 prioritized,
+ *       6 active, 7 wait, 8 paused (legacy), 9 waiting-children, 10 meta
+ * ARGV: 1 job id, 2 longest field returned, 3 '1' for a DLQ
+ * Returns {'gone'} or {state, name, timestamp, atm, failedReason, eventId,
+ * eventType, tenantId, correlationId, idempotencyKey, and for a DLQ entry the
+ * record's attempts, reason and last error message} ('' for absent fields).
+ */
+const readJobScript = `
+local rcall = redis.call
+if rcall('EXISTS', KEYS[1]) == 0 then return {'gone'} end
+local id = ARGV[1]
+local state = 'unknown'
+if rcall('ZSCORE', KEYS[2], id) then state = 'completed'
+elseif rcall('ZSCORE', KEYS[3], id) then state = 'failed'
+elseif rcall('ZSCORE', KEYS[4], id) then state = 'delayed'
+elseif rcall('ZSCORE', KEYS[5], id) then state = 'prioritized'
+elseif rcall('LPOS', KEYS[6], id) then state = 'active'
+elseif rcall('LPOS', KEYS[7], id) or rcall('LPOS', KEYS[8], id) then
+  if ARGV[3] ~= '1' and rcall('HEXISTS', KEYS[10], 'paused') == 1 then state = 'paused'
+  else state = 'waiting' end
+elseif rcall('ZSCORE', KEYS[9], id) then state = 'waiting-children' end
+local max = tonumber(ARGV[2])
+local function text(value)
+  if type(value) == 'string' then return string.sub(value, 1, max) end
+  return ''
+end
+local f = rcall('HMGET', KEYS[1], 'name', 'data', 'timestamp', 'atm', 'failedReason')
+local out = {state, text(f[1]), text(f[3]), text(f[4]), text(f[5]), '', '', '', '', '', '', '', ''}
+if type(f[2]) == 'string' then
+  local ok, data = pcall(cjson.decode, f[2])
+  if ok and type(data) == 'table' then
+    local eventId = text(data.eventId)
+    if eventId == '' then eventId = text(data.id) end
+    local eventType = text(data.eventType)
+    if eventType == '' then eventType = text(data.type) end
+    out[6] = eventId
+    out[7] = eventType
+    out[8] = text(data.tenantId)
+    out[9] = text(data.correlationId)
+    out[10] = text(data.idempotencyKey)
+    if ARGV[3] == '1' then
+      if type(data.attempts) == 'number' then out[11] = tostring(data.attempts) end
+      out[12] = text(data.reason)
+      if type(data.errors) == 'table' then
+        local last = data.errors[#data.errors]
+        if type(last) == 'table' then out[13] = text(last.message) end
+      end
+    end
+  end
+end
+return out`;
+
+const readJobScriptSha = createHash('sha1').update(readJobScript).digest('hex');
+
+type FoundState = FoundJob['state'];
+const foundStates: ReadonlySet<string> = new Set<FoundState>([
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'completed',
+  'failed',
+  'waiting-children',
+  'paused',
+  'unknown',
+  'gone',
+]);
+
+function isDeadLetterQueue(queue: string): boolean {
+  return queue.endsWith('.dlq');
+}
+
+/** The read script's 10 KEYS, then its ARGV. */
+function readJobArgs(prefix: string, queue: string, jobId: string): (string | number)[] {
+  const base = `${prefix}:${queue}`;
+  return [
+    `${base}:${jobId}`,
+    `${base}:completed`,
+    `${base}:failed`,
+    `${base}:delayed`,
+    `${base}:prioritized`,
+    `${base}:active`,
+    `${base}:wait`,
+    `${base}:paused`,
+    `${base}:waiting-children`,
+    `${base}:meta`,
+    jobId,
+    maxFoundFieldLength,
+    isDeadLetterQueue(queue) ? '1' : '0',
+  ];
+}
+
+/** Runs the read script for each job in one pipeline, loading it once if Redis lacks it. */
+async function readJobs(
+  redis: Redis,
+  prefix: string,
+  jobs: readonly { queue: string; jobId: string }[],
+): Promise<unknown[]> {
+  const run = async (): Promise<[Error | null, unknown][]> => {
+    const pipeline = redis.pipeline();
+    for (const { queue, jobId } of jobs) {
+      pipeline.evalsha(readJobScriptSha, 10, ...readJobArgs(prefix, queue, jobId));
+    }
+    return (await pipeline.exec()) ?? [];
+  };
+  let replies = await run();
+  if (replies.some(([error]) => error?.message.startsWith('NOSCRIPT') === true)) {
+    await redis.script('LOAD', readJobScript);
+    replies = await run();
+  }
+  return replies.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
+
+function toFoundJob(
+  queue: string,
+  jobId: string,
+  matchedBy: JobIndexKind[],
+  reply: unknown,
+): FoundJob {
+  const deadLetter = isDeadLetterQueue(queue);
+  const fields = Array.isArray(reply) ? reply.map((v) => (typeof v === 'string' ? v : '')) : [];
+  const state = fields[0] ?? '';
+  const found: FoundJob = {
+    queue,
+    jobId,
+    deadLetter,
+    state: foundStates.has(state) ? (state as FoundState) : 'unknown',
+    matchedBy,
+  };
+  if (state === 'gone') return found;
+  const [, name, timestamp, attemptsMade, failedReason, eventId, eventType] = fields;
+  const [tenantId, correlationId, idempotencyKey, recordAttempts, reason, lastError] =
+    fields.slice(7);
+  const type = eventType || name;
+  if (type) found.eventType = type;
+  if (eventId) found.eventId = eventId;
+  if (tenantId) found.tenantId = tenantId;
+  if (correlationId) found.correlationId = correlationId;
+  if (idempotencyKey) found.idempotencyKey = idempotencyKey;
+  const attempts = Number(deadLetter && recordAttempts ? recordAttempts : attemptsMade || 0);
+  if (Number.isSafeInteger(attempts)) found.attemptsMade = attempts;
+  if (timestamp && Number.isFinite(Number(timestamp))) found.timestamp = Number(timestamp);
+  const why =
+    deadLetter && reason ? (lastError ? `${reason}: ${lastError}` : reason) : failedReason;
+  if (why) found.failedReason = why.slice(0, maxFoundFieldLength);
+  return found;
+}
+
+/**
+ * Finds the jobs an id names, across every queue and DLQ the index knows:
+ * looks `id` up under each kind (or `kinds`), merges the members (a job named
+ * under several kinds is returned once, with every kind in `matchedBy`),
+ * keeps the `limit` most recently indexed, and reads each one's state and
+ * fields in one pipelined round trip. Newest first. Two round trips in all
+ * (three the first time a Redis runs the read script).
+ */
+export async function findJobs(redis: Redis, options: FindJobsOptions): Promise<FoundJob[]> {
+  const { prefix, id } = options;
+  if (typeof prefix !== 'string' || prefix === '') {
+    throw new JobIndexUsageError('prefix must be a non-empty string');
+  }
+  if (typeof id !== 'string' || id === '') {
+    throw new JobIndexUsageError('id must be a non-empty string');
+  }
+  const kinds = options.kinds ?? [...jobIndexKinds];
+  for (const kind of kinds) {
+    if (!jobIndexKinds.includes(kind)) {
+      throw new JobIndexUsageError(
+        `kind ${JSON.stringify(kind)} is not one of ${jobIndexKinds.join(', ')}`,
+      );
+    }
+  }
+  const limit = Math.min(
+    positiveInteger('limit', options.limit, defaultFindJobsLimit),
+    maxFindJobsLimit,
+  );
+  const uniqueKinds = jobIndexKinds.filter((kind) => kinds.includes(kind));
+  if (uniqueKinds.length === 0) return [];
+
+  const pipeline = redis.pipeline();
+  for (const kind of uniqueKinds) {
+    pipeline.zrevrange(jobIndexKey(prefix, kind, id), 0, limit - 1, 'WITHSCORES');
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  const merged = new Map<string, { score: number; matchedBy: JobIndexKind[] }>();
+  replies.forEach(([error, value], index) => {
+    if (error) throw error;
+    const kind = uniqueKinds[index]!;
+    const flat = Array.isArray(value) ? (value as string[]) : [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const member = flat[i]!;
+      const score = Number(flat[i + 1]);
+      const seen = merged.get(member);
+      if (seen === undefined) merged.set(member, { score, matchedBy: [kind] });
+      else {
+        seen.score = Math.max(seen.score, score);
+        seen.matchedBy.push(kind);
+      }
+    }
+  });
+  const chosen = [...merged]
+    .flatMap(([member, hit]) => {
+      const slash = member.indexOf('/');
+      if (slash <= 0 || slash === member.length - 1) return [];
+      return [{ queue: member.slice(0, slash), jobId: member.slice(slash + 1), ...hit }];
+    })
+    .sort((a, b) => b.score - a.score || a.queue.localeCompare(b.queue))
+    .slice(0, limit);
+  if (chosen.length === 0) return [];
+  const jobReplies = await readJobs(redis, prefix, chosen);
+  return chosen.map((job, index) =>
+    toFoundJob(job.queue, job.jobId, job.matchedBy, jobReplies[index]),
+  );
+}
