@@ -3,10 +3,11 @@
  * tests call `app.inject()`.
  *
  * Request path: onRequest checks the API key (every route but the public
- * ones) and draining before fastify reads the body, so an unauthenticated
- * body is never parsed; fastify then parses JSON (secure-json-parse rejects
- * `__proto__` and `constructor.prototype`), the route validates and
- * publishes, and one error handler answers every failure as
+ * ones), draining and the key's rate limit before fastify reads the body,
+ * so an unauthenticated or refused body is never parsed; fastify then
+ * parses JSON (secure-json-parse rejects `__proto__` and
+ * `constructor.prototype`), the route validates and publishes, and one
+ * error handler answers every failure as
  * `{error: {code, message, details?}}` with the status of its class.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyReply } from 'fastify';
@@ -15,12 +16,28 @@ import {
   BacklogFullError,
   IdempotencyConflictError,
   createRedisPublisher,
+  registerQueueMetrics,
   type BatchItemResult,
   type PublishReceipt,
   type RedisPublisher,
 } from '@switchyard/client';
-import { EventError, SchemaInvalidError } from '@switchyard/events';
-import { withCorrelation, type Logger } from '@switchyard/observability';
+import {
+  EventError,
+  SchemaInvalidError,
+  deadLetterQueueNameOf,
+  queueNameOf,
+  subscriberNames,
+} from '@switchyard/events';
+import {
+  isTracingEnabled,
+  startServerSpan,
+  withCorrelation,
+  type CorrelationFields,
+  type Logger,
+  type ServerSpan,
+} from '@switchyard/observability';
+import { BullMQOtel } from 'bullmq-otel';
+import { createApiKeyRateLimiter } from './api-key-rate-limiter.js';
 import { createApiKeyCheck } from './create-api-key-check.js';
 import type { ProducerConfig } from './env.js';
 import {
@@ -29,6 +46,7 @@ import {
   DrainingError,
   InternalError,
   MethodNotAllowedError,
+  RateLimitedError,
   RouteNotFoundError,
   UnauthorizedError,
   httpAnswerOf,
@@ -44,7 +62,11 @@ export interface BuildServerOptions {
   /** Fail-fast connection (see createRedisConnection); used for readiness and, by default, publishing. */
   redis: Redis;
   logger: Logger;
-  /** Where the HTTP and publish metrics are registered; /metrics serves it whole. */
+  /**
+   * Where the HTTP, publish and queue metrics are registered (queue figures
+   * of every subscriber queue and DLQ, read through `redis` at scrape time);
+   * /metrics serves it whole.
+   */
   registry: Registry;
   /**
    * Publishes events. Default: a Redis publisher on `redis` with the
@@ -56,6 +78,8 @@ export interface BuildServerOptions {
   draining?: () => boolean;
   /** Bound on the readiness PING. Default 1 000 ms. */
   readinessTimeoutMs?: number;
+  /** Bound on reading the queue figures of one scrape. Default 1 000 ms. */
+  queueMetricsTimeoutMs?: number;
 }
 
 /** Routes that need no API key. Everything else, unknown paths included, does. */
@@ -79,9 +103,27 @@ export function buildServer(options: BuildServerOptions) {
       backlogCheckIntervalMs: config.BACKLOG_CHECK_INTERVAL_MS,
       backlogRetryAfterSeconds: config.BACKLOG_RETRY_AFTER_SECONDS,
       logger: options.logger,
+      // Tracing on: the fan-out's spans join the request's trace, and each job carries it.
+      ...(isTracingEnabled() ? { telemetry: new BullMQOtel({ tracerName: 'bullmq' }) } : {}),
     });
   const metrics = createProducerMetrics(registry);
-  const acceptsKey = createApiKeyCheck(config.API_KEYS);
+  registerQueueMetrics(registry, {
+    connection: redis,
+    prefix: config.QUEUE_PREFIX,
+    queues: subscriberNames.flatMap((subscriber) => [
+      queueNameOf(subscriber),
+      deadLetterQueueNameOf(subscriber),
+    ]),
+    timeoutMs: options.queueMetricsTimeoutMs ?? 1_000,
+    onError: (error) => options.logger.warn({ err: error }, 'queue metrics not collected'),
+  });
+  const keyIdOf = createApiKeyCheck(config.API_KEYS);
+  const rateLimiter = createApiKeyRateLimiter({
+    redis,
+    prefix: config.QUEUE_PREFIX,
+    limit: config.API_KEY_RATE_LIMIT_PER_MINUTE,
+    limits: config.API_KEY_RATE_LIMITS,
+  });
   const openApiDocument = buildOpenApiDocument({
     batchMaxEvents: config.BATCH_MAX_EVENTS,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
@@ -110,15 +152,46 @@ export function buildServer(options: BuildServerOptions) {
     methodsByPath.set(route.url, methods);
   });
 
+  // Tracing: a server span per request but probes and scrapes, continuing the
+  // caller's traceparent (tracing off: startServerSpan returns undefined and
+  // these hooks only pass on).
+  const serverSpans = new WeakMap<object, ServerSpan>();
+  /** The correlation of the event a POST /v1/events published, for the request's last log line. */
+  const requestCorrelation = new WeakMap<object, CorrelationFields>();
   app.addHook('onRequest', (request, _reply, done) => {
     if (publicPaths.has(pathOf(request.url))) return done();
-    if (!acceptsKey(request.headers.authorization)) {
-      return done(
-        new UnauthorizedError('send a configured API key as "Authorization: Bearer <key>"'),
-      );
-    }
-    if (draining()) return done(new DrainingError('the server is shutting down; retry'));
+    const span = startServerSpan({
+      method: request.method,
+      path: pathOf(request.url),
+      route: request.is404 ? undefined : request.routeOptions.url,
+      headers: request.headers,
+    });
+    if (span) serverSpans.set(request, span);
     done();
+  });
+  // After the body is read, the handler (hence the publish) runs with the span active.
+  app.addHook('preHandler', (request, _reply, done) => {
+    const span = serverSpans.get(request);
+    if (span) span.run(done);
+    else done();
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if (publicPaths.has(pathOf(request.url))) return;
+    const keyId = keyIdOf(request.headers.authorization);
+    if (keyId === undefined) {
+      throw new UnauthorizedError('send a configured API key as "Authorization: Bearer <key>"');
+    }
+    if (draining()) throw new DrainingError('the server is shutting down; retry');
+    // Only requests a route takes are counted: a 404/405 costs Redis nothing.
+    if (rateLimiter.enabled && !request.is404) {
+      try {
+        await rateLimiter.consume(keyId);
+      } catch (error) {
+        if (error instanceof RateLimitedError) metrics.countRateLimited();
+        throw error;
+      }
+    }
   });
 
   // A keep-alive connection whose request was in flight when close() began
@@ -138,6 +211,18 @@ export function buildServer(options: BuildServerOptions) {
       reply.elapsedTime / 1_000,
     );
     done();
+  });
+
+  // Registered after the other onResponse hooks: fastify writes its "request
+  // completed" line when this one calls done, so that line carries the
+  // event's correlation fields and the span's trace id.
+  app.addHook('onResponse', (request, reply, done) => {
+    const span = serverSpans.get(request);
+    span?.end(reply.statusCode, request.is404 ? undefined : request.routeOptions.url);
+    const fields = requestCorrelation.get(request);
+    const finish = fields === undefined ? done : () => withCorrelation(fields, done);
+    if (span) span.run(finish);
+    else finish();
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -202,6 +287,12 @@ export function buildServer(options: BuildServerOptions) {
       throw error;
     }
     recordPublished(request.log, receipt);
+    requestCorrelation.set(request, {
+      correlationId: receipt.correlationId,
+      eventId: receipt.eventId,
+      eventType: receipt.type,
+      ...(receipt.tenantId === undefined ? {} : { tenantId: receipt.tenantId }),
+    });
     return reply.code(202).send(toPublishResult(receipt));
   });
 

@@ -5,65 +5,110 @@
  */
 import { z } from 'zod';
 import { envFields } from '@switchyard/observability';
+import { apiKeyId } from './create-api-key-check.js';
 
 const positiveInt = z.coerce.number().int().positive();
 
-export const producerEnvSchema = z.object({
-  /** Redis holding the queues and the idempotency ledger. Default redis://127.0.0.1:6379. */
-  REDIS_URL: envFields.REDIS_URL,
-  /** Address to bind. Default 127.0.0.1. */
-  HOST: envFields.HOST,
-  /** HTTP port. Default 3000. */
-  PRODUCER_PORT: envFields.port(3000),
-  /** Ingest keys accepted as `Authorization: Bearer <key>`: comma-separated, each at least 16 characters. Required. */
-  API_KEYS: envFields.API_KEYS,
-  /** Largest request body accepted, in bytes; more is answered 413. Default 1 MiB; at most 64 MiB. */
-  BODY_LIMIT_BYTES: positiveInt.max(64 * 1_048_576).default(1_048_576),
-  /** Most events in one batch; more is answered 413. Default 1 000. */
-  BATCH_MAX_EVENTS: positiveInt.max(100_000).default(1_000),
-  /** Idempotency window: how long a key answers 'duplicate'. Default 86 400 (24 h); at most 30 days. */
-  IDEMPOTENCY_TTL_SECONDS: positiveInt.max(30 * 86_400).default(86_400),
-  /** BullMQ key prefix of the subscriber queues and the ledger (workers must use the same). Default 'sy'. */
-  QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:{}-]{1,64}$/, 'may hold 1-64 letters, digits and _ . : { } -')
-    .default('sy'),
-  /** Bound on a graceful shutdown (drain requests, close Redis) before exiting 1. Default 10 000; at most 600 000. */
-  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
-  /** ioredis commandTimeout: a Redis command unanswered this long fails the request with 503. Default 2 000; at most 60 000. */
-  REDIS_COMMAND_TIMEOUT_MS: positiveInt.max(60_000).default(2_000),
-  /**
-   * Backpressure: most jobs a subscriber queue's backlog (waiting +
-   * prioritized + delayed already due) may hold; at it, publishes to that
-   * queue answer 429 with Retry-After. Default 100 000.
-   */
-  BACKLOG_LIMIT: z.coerce.number().int().min(0).default(100_000),
-  /** Per-queue limits over BACKLOG_LIMIT: `notifications=5000,billing=100`. Default none. */
-  BACKLOG_LIMITS: z
-    .string()
-    .default('')
-    .transform((text, context) => {
-      const limits: Record<string, number> = {};
-      for (const entry of text.split(',').map((part) => part.trim())) {
-        if (entry === '') continue;
-        const match = /^([A-Za-z0-9_.-]{1,100})=(\d{1,12})$/.exec(entry);
-        if (match === null) {
-          context.addIssue({
-            code: 'custom',
-            message: `"${entry}" is not queue=limit (e.g. billing=100)`,
-          });
-          return z.NEVER;
+export const producerEnvSchema = z
+  .object({
+    /** Redis holding the queues and the idempotency ledger. Default redis://127.0.0.1:6379. */
+    REDIS_URL: envFields.REDIS_URL,
+    /** Address to bind. Default 127.0.0.1. */
+    HOST: envFields.HOST,
+    /** HTTP port. Default 3000. */
+    PRODUCER_PORT: envFields.port(3000),
+    /** Ingest keys accepted as `Authorization: Bearer <key>`: comma-separated, each at least 16 characters. Required. */
+    API_KEYS: envFields.API_KEYS,
+    /** Largest request body accepted, in bytes; more is answered 413. Default 1 MiB; at most 64 MiB. */
+    BODY_LIMIT_BYTES: positiveInt.max(64 * 1_048_576).default(1_048_576),
+    /** Most events in one batch; more is answered 413. Default 1 000. */
+    BATCH_MAX_EVENTS: positiveInt.max(100_000).default(1_000),
+    /** Idempotency window: how long a key answers 'duplicate'. Default 86 400 (24 h); at most 30 days. */
+    IDEMPOTENCY_TTL_SECONDS: positiveInt.max(30 * 86_400).default(86_400),
+    /** BullMQ key prefix of the subscriber queues and the ledger (workers must use the same). Default 'sy'. */
+    QUEUE_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:{}-]{1,64}$/, 'may hold 1-64 letters, digits and _ . : { } -')
+      .default('sy'),
+    /** Bound on a graceful shutdown (drain requests, close Redis) before exiting 1. Default 10 000; at most 600 000. */
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+    /** ioredis commandTimeout: a Redis command unanswered this long fails the request with 503. Default 2 000; at most 60 000. */
+    REDIS_COMMAND_TIMEOUT_MS: positiveInt.max(60_000).default(2_000),
+    /**
+     * Backpressure: most jobs a subscriber queue's backlog (waiting +
+     * prioritized + delayed already due) may hold; at it, publishes to that
+     * queue answer 429 with Retry-After. Default 100 000.
+     */
+    BACKLOG_LIMIT: z.coerce.number().int().min(0).default(100_000),
+    /** Per-queue limits over BACKLOG_LIMIT: `notifications=5000,billing=100`. Default none. */
+    BACKLOG_LIMITS: z
+      .string()
+      .default('')
+      .transform((text, context) => {
+        const limits: Record<string, number> = {};
+        for (const entry of text.split(',').map((part) => part.trim())) {
+          if (entry === '') continue;
+          const match = /^([A-Za-z0-9_.-]{1,100})=(\d{1,12})$/.exec(entry);
+          if (match === null) {
+            context.addIssue({
+              code: 'custom',
+              message: `"${entry}" is not queue=limit (e.g. billing=100)`,
+            });
+            return z.NEVER;
+          }
+          limits[match[1]!] = Number(match[2]);
         }
-        limits[match[1]!] = Number(match[2]);
-      }
-      return Object.freeze(limits);
-    }),
-  /** How long a queue's backlog figure is reused, in ms (the limit is approximate by it). Default 250; at most 60 000. */
-  BACKLOG_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(250),
-  /** Retry-After of a 429 for backpressure, in seconds. Default 5; at most 3 600. */
-  BACKLOG_RETRY_AFTER_SECONDS: positiveInt.max(3_600).default(5),
-  /** pino level. Default info. */
-  LOG_LEVEL: envFields.LOG_LEVEL,
-});
+        return Object.freeze(limits);
+      }),
+    /** How long a queue's backlog figure is reused, in ms (the limit is approximate by it). Default 250; at most 60 000. */
+    BACKLOG_CHECK_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(250),
+    /** Retry-After of a 429 for backpressure, in seconds. Default 5; at most 3 600. */
+    BACKLOG_RETRY_AFTER_SECONDS: positiveInt.max(3_600).default(5),
+    /**
+     * Requests per minute each API key may make, counted in Redis across all
+     * producer replicas; over it, 429 SY_ERR_RATE_LIMITED with Retry-After.
+     * 0 turns the limit off. Default 6 000.
+     */
+    API_KEY_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(100_000_000).default(6_000),
+    /**
+     * Per-key limits over API_KEY_RATE_LIMIT_PER_MINUTE, by key id (the first
+     * 16 hex digits of the key's SHA-256, never the key): `3f9a0c1d2e4b5a69=600`;
+     * 0 = unlimited for that key. Every id must be one of API_KEYS'. Default none.
+     */
+    API_KEY_RATE_LIMITS: z
+      .string()
+      .default('')
+      .transform((text, context) => {
+        const limits: Record<string, number> = {};
+        // Entries are named by position, never echoed: one may hold a key pasted by mistake.
+        for (const [position, entry] of text.split(',').entries()) {
+          if (entry.trim() === '') continue;
+          const match = /^([0-9a-f]{16})=(\d{1,9})$/.exec(entry.trim());
+          if (match === null) {
+            context.addIssue({
+              code: 'custom',
+              message: `entry ${position + 1} is not keyId=limit (a key id is the first 16 hex digits of the key's SHA-256)`,
+            });
+            return z.NEVER;
+          }
+          limits[match[1]!] = Number(match[2]);
+        }
+        return Object.freeze(limits);
+      }),
+    /** pino level. Default info. */
+    LOG_LEVEL: envFields.LOG_LEVEL,
+  })
+  .superRefine((config, context) => {
+    // An id that matches no configured key is a typo that would silently not apply.
+    const ids = new Set(config.API_KEYS.map(apiKeyId));
+    const unknown = Object.keys(config.API_KEY_RATE_LIMITS).filter((id) => !ids.has(id));
+    if (unknown.length > 0) {
+      context.addIssue({
+        code: 'custom',
+        path: ['API_KEY_RATE_LIMITS'],
+        message: `${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not the id of any key in API_KEYS`,
+      });
+    }
+  });
 
 export type ProducerConfig = Readonly<z.infer<typeof producerEnvSchema>>;

@@ -96,6 +96,28 @@ export class UnsupportedMediaTypeError extends ProducerError {
   readonly status = 415;
 }
 
+/**
+ * The API key made API_KEY_RATE_LIMIT_PER_MINUTE requests (or its
+ * API_KEY_RATE_LIMITS entry) in the current window. Nothing was done: retry
+ * after Retry-After, the seconds left in the window.
+ */
+export class RateLimitedError extends ProducerError {
+  readonly code = 'SY_ERR_RATE_LIMITED';
+  readonly status = 429;
+  declare readonly details: { limit: number; windowSeconds: number; retryAfterSeconds: number };
+
+  constructor(
+    message: string,
+    details: { limit: number; windowSeconds: number; retryAfterSeconds: number },
+  ) {
+    super(message, details);
+  }
+
+  override headers(): Record<string, string> {
+    return { 'retry-after': String(this.details.retryAfterSeconds) };
+  }
+}
+
 /** The server is shutting down; another replica (or a retry) will take the request. */
 export class DrainingError extends ProducerError {
   readonly code = 'SY_ERR_DRAINING';

@@ -7,13 +7,20 @@
  * bounded by SHUTDOWN_TIMEOUT_MS (then exit 1). A second signal exits 1 at
  * once.
  */
-import { createLogger, createMetricsRegistry, loadEnvOrExit } from '@switchyard/observability';
+import {
+  createLogger,
+  createMetricsRegistry,
+  loadEnvOrExit,
+  startTracing,
+} from '@switchyard/observability';
 import { buildServer } from './build-server.js';
 import { createRedisConnection } from './create-redis-connection.js';
 import { producerEnvSchema } from './env.js';
 
 const config = loadEnvOrExit(producerEnvSchema);
 const logger = createLogger({ name: 'producer', level: config.LOG_LEVEL });
+// Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set; on, it must run before the server is built.
+const stopTracing = await startTracing({ serviceName: 'producer', env: process.env, logger });
 const registry = createMetricsRegistry({ service: 'producer' });
 const redis = createRedisConnection({
   url: config.REDIS_URL,
@@ -30,6 +37,8 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   await app.close();
   // quit() needs a live connection; a dead one is simply dropped.
   await redis.quit().catch(() => redis.disconnect());
+  // Exports the spans still buffered (bounded: 2 s).
+  await stopTracing();
   logger.info('stopped');
 }
 

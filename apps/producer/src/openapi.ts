@@ -75,7 +75,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
             ),
             '413': { $ref: '#/components/responses/TooLarge' },
             '415': { $ref: '#/components/responses/UnsupportedMediaType' },
-            '429': { $ref: '#/components/responses/BacklogFull' },
+            '429': { $ref: '#/components/responses/TooManyRequests' },
             '503': { $ref: '#/components/responses/Unavailable' },
           },
         },
@@ -90,13 +90,15 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
               description:
                 'One result per event, in request order. Items refused for backpressure are ' +
                 '`rejected` with error SY_ERR_BACKLOG_FULL (details.retryAfterSeconds); the others ' +
-                'are answered as usual. A batch is never answered 429 as a whole.',
+                'are answered as usual. A batch is answered 429 as a whole only for the API key’s ' +
+                'rate limit.',
               content: json(ref('BatchResult')),
             },
             '400': { $ref: '#/components/responses/BadRequest' },
             '401': { $ref: '#/components/responses/Unauthorized' },
             '413': { $ref: '#/components/responses/TooLarge' },
             '415': { $ref: '#/components/responses/UnsupportedMediaType' },
+            '429': { $ref: '#/components/responses/RateLimited' },
             '503': { $ref: '#/components/responses/Unavailable' },
           },
         },
@@ -201,6 +203,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
                 'SY_ERR_SCHEMA_INVALID',
                 'SY_ERR_IDEMPOTENCY_CONFLICT',
                 'SY_ERR_BACKLOG_FULL',
+                'SY_ERR_RATE_LIMITED',
                 'SY_ERR_REDIS_UNAVAILABLE',
               ],
             },
@@ -225,12 +228,22 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
           `Body over ${options.bodyLimitBytes} bytes, or a batch over ${options.batchMaxEvents} events.`,
         ),
         UnsupportedMediaType: errorResponse('The body is not application/json.'),
-        BacklogFull: {
+        TooManyRequests: {
           description:
-            'Backpressure: a subscriber queue’s backlog (waiting + prioritized + due delayed jobs) ' +
-            'is at its limit. Nothing was enqueued and the key was not used: retry the same request ' +
-            'after Retry-After. Details: queue, backlog, limit, retryAfterSeconds. A key already ' +
-            'accepted is still answered 202 duplicate.',
+            'SY_ERR_BACKLOG_FULL — backpressure: a subscriber queue’s backlog (waiting + ' +
+            'prioritized + due delayed jobs) is at its limit. Nothing was enqueued and the key was ' +
+            'not used: retry the same request after Retry-After. Details: queue, backlog, limit, ' +
+            'retryAfterSeconds. A key already accepted is still answered 202 duplicate. ' +
+            'Or SY_ERR_RATE_LIMITED: see RateLimited.',
+          headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds.' } },
+          content: json(ref('Error')),
+        },
+        RateLimited: {
+          description:
+            'SY_ERR_RATE_LIMITED: the API key made its limit of requests (API_KEY_RATE_LIMIT_PER_MINUTE, ' +
+            'shared by all producer replicas) in the current one-minute window. Nothing was done; ' +
+            'retry after Retry-After, the seconds left in the window. Details: limit, ' +
+            'windowSeconds, retryAfterSeconds.',
           headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds.' } },
           content: json(ref('Error')),
         },

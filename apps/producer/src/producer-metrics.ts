@@ -1,10 +1,15 @@
 /**
- * The producer's own series, in the registry it is given:
- * - http_request_duration_seconds{method, route, status_code}: route is the
+ * The producer's own series, in the registry it is given (which also holds
+ * the default process metrics and the queue series, see main.ts and
+ * build-server.ts):
+ * - sy_http_request_duration_seconds{method, route, status} (histogram) and
+ *   sy_http_requests_total{method, route, status} (counter): route is the
  *   route pattern (`/v1/events`), or 'unmatched', never the raw URL, so a
- *   scanner cannot blow up the series count.
+ *   scanner cannot blow up the series count; status is the answered code.
  * - sy_events_published_total{type, status}: status is accepted, duplicate
  *   or rejected; type is a catalogue type or 'unknown'.
+ * - sy_rate_limited_requests_total: requests refused 429 because their API
+ *   key was over its per-minute limit (no key label: keys are secrets).
  */
 import { isEventType } from '@switchyard/events';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -18,14 +23,21 @@ export interface ProducerMetrics {
     seconds: number,
   ): void;
   countPublished(type: unknown, status: 'accepted' | 'duplicate' | 'rejected'): void;
+  countRateLimited(): void;
 }
 
 export function createProducerMetrics(registry: Registry): ProducerMetrics {
   const duration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'Duration of HTTP requests, by route pattern and status code.',
-    labelNames: ['method', 'route', 'status_code'] as const,
+    name: 'sy_http_request_duration_seconds',
+    help: 'Duration of HTTP requests in seconds, by method, route pattern and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
     buckets: durationBuckets,
+    registers: [registry],
+  });
+  const requests = new Counter({
+    name: 'sy_http_requests_total',
+    help: 'HTTP requests answered, by method, route pattern and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
     registers: [registry],
   });
   const published = new Counter({
@@ -34,9 +46,16 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
     labelNames: ['type', 'status'] as const,
     registers: [registry],
   });
+  const rateLimited = new Counter({
+    name: 'sy_rate_limited_requests_total',
+    help: 'Requests refused with 429 because their API key was over its per-minute limit.',
+    registers: [registry],
+  });
   return {
     observeRequest({ method, route, statusCode }, seconds) {
-      duration.observe({ method, route, status_code: String(statusCode) }, seconds);
+      const labels = { method, route, status: String(statusCode) };
+      duration.observe(labels, seconds);
+      requests.inc(labels);
     },
     countPublished(type, status) {
       published.inc({
@@ -44,5 +63,6 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
         status,
       });
     },
+    countRateLimited: () => rateLimited.inc(),
   };
 }

@@ -7,6 +7,7 @@
  */
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { deadLetterQueueNameOf, queueNameOf, subscriberNames } from '@switchyard/events';
 import { parseEnv } from '@switchyard/observability';
 import { startRedis, type RedisHandle } from '@switchyard/testkit';
 import { producerEnvSchema } from '../src/env.js';
@@ -102,6 +103,72 @@ describe('ingest backpressure', () => {
       expect(
         (await fx.request({ url: '/v1/events', body: paymentFailed('in_1') })).statusCode,
       ).toBe(202);
+    });
+  });
+
+  describe('when a backlog is over its limit and publishers keep sending', () => {
+    /** Jobs in every state of every subscriber queue (and DLQ), by queue. */
+    async function everyJob(): Promise<Record<string, number>> {
+      const counts: Record<string, number> = {};
+      for (const subscriber of subscriberNames) {
+        for (const name of [queueNameOf(subscriber), deadLetterQueueNameOf(subscriber)]) {
+          const all = await queue(name).getJobCounts(
+            'waiting',
+            'active',
+            'delayed',
+            'prioritized',
+            'completed',
+            'failed',
+            'waiting-children',
+          );
+          counts[name] = Object.values(all).reduce((sum, count) => sum + count, 0);
+        }
+      }
+      return counts;
+    }
+
+    it('answers every single publish 429 with Retry-After, rejects every batch item, and enqueues nothing more in any queue', async () => {
+      fx = await openProducer(server, {
+        BACKLOG_LIMITS: 'notifications=2',
+        BACKLOG_CHECK_INTERVAL_MS: '0',
+        BACKLOG_RETRY_AFTER_SECONDS: '3',
+      });
+      // Over the limit by every kind of backlog: waiting, prioritized, due delayed.
+      const notifications = queue('notifications');
+      await notifications.add('filler', {});
+      await notifications.add('filler', {}, { priority: 1 });
+      await notifications.add('filler', {}, { delay: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const before = await everyJob();
+
+      const singles = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          fx.request({ url: '/v1/events', body: signedUp(`u_${i}`) }),
+        ),
+      );
+      const batch = await fx.request({
+        url: '/v1/events/batch',
+        body: [signedUp('b_1'), signedUp('b_2'), signedUp('b_3')],
+      });
+
+      for (const response of singles) {
+        expect(response.statusCode).toBe(429);
+        expect(response.headers['retry-after']).toBe('3');
+        expect(response.json()).toMatchObject({
+          error: { code: 'SY_ERR_BACKLOG_FULL', details: { queue: 'notifications', limit: 2 } },
+        });
+      }
+      expect(batch.statusCode).toBe(202);
+      expect(batch.json<{ results: { status: string }[] }>().results.map((r) => r.status)).toEqual([
+        'rejected',
+        'rejected',
+        'rejected',
+      ]);
+      // All or none: provisioning, not full, got none of these events either.
+      expect(await everyJob()).toEqual(before);
+      expect(before.notifications).toBe(3);
+      expect(before.provisioning).toBe(0);
+      expect((await fx.keys()).filter((key) => key.includes(':idempotency:'))).toEqual([]);
     });
   });
 

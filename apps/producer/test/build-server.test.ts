@@ -533,32 +533,40 @@ describe('producer HTTP API', () => {
       expect(response.statusCode).toBe(200);
       expect(response.headers['content-type']).toMatch(/^text\/plain/);
       const text = response.body;
-      expect(text).toContain('# TYPE http_request_duration_seconds histogram');
+      expect(text).toContain('# TYPE sy_http_request_duration_seconds histogram');
       // Label order is prom-client's business: compare samples as label sets.
       expect(
-        sample(text, 'http_request_duration_seconds_count', {
+        sample(text, 'sy_http_request_duration_seconds_count', {
           method: 'POST',
           route: '/v1/events',
-          status_code: '202',
+          status: '202',
           service: 'producer',
         }),
       ).toBe(2);
       expect(
-        sample(text, 'http_request_duration_seconds_bucket', {
+        sample(text, 'sy_http_request_duration_seconds_bucket', {
           method: 'POST',
           route: '/v1/events',
-          status_code: '400',
+          status: '400',
           le: '+Inf',
         }),
       ).toBe(1);
       expect(text).toMatch(/route="unmatched"/);
       expect(
-        sample(text, 'http_request_duration_seconds_count', {
+        sample(text, 'sy_http_request_duration_seconds_count', {
           route: 'unmatched',
-          status_code: '404',
+          status: '404',
         }),
       ).toBe(1);
       expect(text).not.toContain('thing-123');
+      expect(text).toContain('# TYPE sy_http_requests_total counter');
+      expect(
+        sample(text, 'sy_http_requests_total', {
+          method: 'POST',
+          route: '/v1/events',
+          status: '202',
+        }),
+      ).toBe(2);
       expect(text).toContain('# TYPE sy_events_published_total counter');
       for (const status of ['accepted', 'duplicate', 'rejected']) {
         expect(
@@ -569,6 +577,31 @@ describe('producer HTTP API', () => {
           }),
         ).toBe(1);
       }
+    });
+  });
+
+  describe('GET /metrics queue series', () => {
+    it('reports jobs by state, backlog and oldest waiting age of every subscriber queue and DLQ', async () => {
+      fx = await openProducer(server);
+      await fx.request({ url: '/v1/events', body: signedUp('u_1') });
+      await fx.request({ url: '/v1/events', body: signedUp('u_2') });
+
+      const text = (await fx.request({ method: 'GET', url: '/metrics', auth: null })).body;
+
+      expect(text).toContain('# TYPE sy_queue_jobs gauge');
+      expect(text).toContain('# TYPE sy_queue_backlog gauge');
+      expect(text).toContain('# TYPE sy_queue_oldest_waiting_age_seconds gauge');
+      for (const queue of ['notifications', 'provisioning']) {
+        expect(sample(text, 'sy_queue_jobs', { queue, state: 'waiting' })).toBe(2);
+        expect(sample(text, 'sy_queue_backlog', { queue, service: 'producer' })).toBe(2);
+        expect(
+          sample(text, 'sy_queue_oldest_waiting_age_seconds', { queue }),
+        ).toBeGreaterThanOrEqual(0);
+      }
+      for (const queue of ['billing', 'billing.dlq', 'notifications.dlq', 'provisioning.dlq']) {
+        expect(sample(text, 'sy_queue_backlog', { queue })).toBe(0);
+      }
+      expect(sample(text, 'sy_queue_metrics_failures_total', { service: 'producer' })).toBe(0);
     });
   });
 

@@ -39,8 +39,14 @@ export interface ProducerFixture {
   request(spec: RequestSpec): Promise<LightMyRequestResponse>;
   /** Jobs waiting in each subscriber queue (nothing consumes them in these tests). */
   enqueued(): Promise<Record<string, number>>;
-  /** Every key under the test's prefix: jobs, queue metadata, idempotency records. */
+  /**
+   * Every key under the test's prefix (jobs, queue metadata, idempotency
+   * records) except the API keys' rate-limit counters, which every
+   * authenticated request may write.
+   */
   keys(): Promise<string[]>;
+  /** The API keys' rate-limit counters under the test's prefix. */
+  rateLimitKeys(): Promise<string[]>;
   /** The log lines written so far, parsed. */
   logs(): Record<string, unknown>[];
   /** The raw log output, for "never appears" assertions. */
@@ -52,7 +58,8 @@ export async function openProducer(
   server: RedisHandle,
   env: Record<string, string> = {},
 ): Promise<ProducerFixture> {
-  const prefix = randomPrefix();
+  // A QUEUE_PREFIX in `env` shares another fixture's keys (two replicas).
+  const prefix = env.QUEUE_PREFIX ?? randomPrefix();
   const config = parseEnv(producerEnvSchema, {
     REDIS_URL: server.url,
     API_KEYS: `${apiKey},${secondApiKey}`,
@@ -69,7 +76,10 @@ export async function openProducer(
     destination: { write: (line: string) => void lines.push(line) },
   });
   const registry = createMetricsRegistry({ service: 'producer', processMetrics: false });
-  const redis = createRedisConnection({ url: server.url, commandTimeoutMs: 1_000 });
+  const redis = createRedisConnection({
+    url: server.url,
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+  });
   const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
   admin.on('error', () => undefined);
   await Promise.all([waitReady(redis), waitReady(admin)]);
@@ -111,7 +121,9 @@ export async function openProducer(
       }
       return counts;
     },
-    keys: () => admin.keys(`${prefix}:*`),
+    keys: async () =>
+      (await admin.keys(`${prefix}:*`)).filter((key) => !key.startsWith(`${prefix}:ratelimit:`)),
+    rateLimitKeys: () => admin.keys(`${prefix}:ratelimit:*`),
     logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
     rawLogs: () => lines.join(''),
     async close() {
