@@ -26,16 +26,47 @@ export const filterUsage = `Filters (all given ones must match):
   --type <t>       event type, e.g. user.signed_up
   --tenant <x>     tenant id
   --since <ISO>    dead-lettered at or after, e.g. 2030-01-31T00:00:00Z
-  --until <ISO>    dead-lettered before`;
+  --until <ISO>    dead-lettered before
+                   (ISO 8601: a date, 2030-01-31 = midnight UTC, or a date and time
+                   with Z or an offset; anything else exits 2)`;
+
+/**
+ * ISO 8601 as `date` (UTC midnight) or `date` + `T` + time + zone (`Z` or
+ * `±hh:mm`); anything else, including a time without a zone (which Date
+ * would read in the machine's zone), is refused.
+ */
+const isoDate =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2}))?$/;
+
+/** The date a --since/--until value names, or a UsageError saying what an ISO date looks like. */
+export function parseIsoDate(raw: string, flag: string): Date {
+  const text = raw.trim();
+  const match = isoDate.exec(text);
+  const date = match === null ? undefined : new Date(text);
+  const [, year, month, day, hour = '0', minute = '0', second = '0'] = match ?? [];
+  // Date rolls 2030-02-31 over to March and accepts 24:00; both are typos here.
+  const real =
+    date !== undefined &&
+    !Number.isNaN(date.getTime()) &&
+    Number(month) >= 1 &&
+    Number(month) <= 12 &&
+    Number(day) >= 1 &&
+    Number(day) <= new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate() &&
+    Number(hour) <= 23 &&
+    Number(minute) <= 59 &&
+    Number(second) <= 59;
+  if (!real) {
+    const zoneless = /^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(text);
+    throw new UsageError(
+      `--${flag} ${JSON.stringify(raw)} is not an ISO 8601 date${zoneless ? ' with a zone (add Z or an offset such as +02:00)' : ''}: use e.g. 2030-01-31 or 2030-01-31T14:30:00Z`,
+    );
+  }
+  return date;
+}
 
 function dateArg(args: ParsedArgs, name: string): Date | undefined {
   const raw = stringArg(args, name);
-  if (raw === undefined) return undefined;
-  const date = new Date(raw);
-  if (Number.isNaN(date.getTime())) {
-    throw new UsageError(`--${name} ${JSON.stringify(raw)} is not an ISO 8601 date`);
-  }
-  return date;
+  return raw === undefined ? undefined : parseIsoDate(raw, name);
 }
 
 function textArg(args: ParsedArgs, name: string): string | undefined {

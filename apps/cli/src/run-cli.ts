@@ -62,20 +62,27 @@ export function mainUsage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return `Usage: sy <command> [options]
 
-Operate Switchyard's queues: inspect them, replay or purge dead letters,
-pause and resume consumption, publish an event.
+Operate Switchyard's queues: inspect them, find jobs, replay or purge dead
+letters, pause and resume consumption, change limits, publish an event.
 
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 ${globalUsage}
 
-Exit codes: 0 ok, 1 the operation failed, 2 usage error.
+Exit codes:
+  0    done (find: at least one job found)
+  1    the operation failed: Redis unreachable, entry or job not found, event
+       refused, a replay or purge left entries behind or was stopped
+  2    usage error: unknown command or flag, bad value, unknown subscriber
+  130  interrupted twice with Ctrl-C (once stops a replay or purge cleanly)
 
 Examples:
   sy queues
+  sy find 0192f1c4-5b6a-7c3d-8e9f-0a1b2c3d4e5f
   sy dlq ls billing --reason attempts_exhausted
   sy dlq replay billing --all --rate 200/s --dry-run
+  sy limits set billing --rate 50/1s
   REDIS_URL=redis://redis:6379 sy pause notifications
 `;
 }

@@ -37,6 +37,7 @@ async function seedKnownCounts(): Promise<void> {
   await sleep(20);
 
   await cli.deadLetters('billing', [{}, {}]);
+  await cli.queue('billing.schedules').add('dunning-sweep', {}, { jobId: 'tick-1' });
 }
 
 describe('sy queues', () => {
@@ -52,10 +53,13 @@ describe('sy queues', () => {
       expect(queues.map((q) => q.queue)).toEqual([
         'notifications',
         'notifications.dlq',
+        'notifications.schedules',
         'provisioning',
         'provisioning.dlq',
+        'provisioning.schedules',
         'billing',
         'billing.dlq',
+        'billing.schedules',
       ]);
       const byName = Object.fromEntries(queues.map((q) => [q.queue, q]));
       expect(byName.notifications).toMatchObject({
@@ -79,6 +83,13 @@ describe('sy queues', () => {
         counts: { waiting: 2 },
         kind: 'dead-letter',
       });
+      expect(byName['billing.schedules']).toMatchObject({
+        paused: false,
+        counts: { waiting: 1 },
+        backlog: 1,
+        kind: 'schedules',
+        subscriber: 'billing',
+      });
     });
 
     it('counts completions of the last minute from the completed set', async () => {
@@ -97,7 +108,7 @@ describe('sy queues', () => {
       const { code, stdout } = await cli.run(['queues']);
       expect(code).toBe(0);
       const lines = stdout.trimEnd().split('\n');
-      expect(lines).toHaveLength(7);
+      expect(lines).toHaveLength(10);
       expect(lines[0]).toMatch(
         /^QUEUE\s+PAUSED\s+WAITING\s+ACTIVE\s+DELAYED\s+PRIORITIZED\s+COMPLETED\s+FAILED\s+BACKLOG\s+OLDEST\s+DONE\/MIN$/,
       );
@@ -109,6 +120,9 @@ describe('sy queues', () => {
       );
       expect(lines.find((line) => line.startsWith('billing.dlq'))).toMatch(
         /^billing\.dlq\s+yes\s+2\s/,
+      );
+      expect(lines.find((line) => line.startsWith('billing.schedules'))).toMatch(
+        /^billing\.schedules\s+no\s+1\s/,
       );
     });
   });

@@ -1,4 +1,6 @@
 import type { Command } from '../command.js';
+import { findCommand } from './find.js';
+import { limitsGetCommand, limitsSetCommand } from './limits.js';
 import { dlqLsCommand, dlqPurgeCommand, dlqReplayCommand, dlqShowCommand } from './dlq.js';
 import { pauseCommand, resumeCommand } from './pause-resume.js';
 import { publishCommand } from './publish.js';
@@ -14,6 +16,9 @@ export const commands: readonly Command[] = [
   dlqPurgeCommand,
   pauseCommand,
   resumeCommand,
+  limitsGetCommand,
+  limitsSetCommand,
   publishCommand,
+  findCommand,
   schedulesCommand,
 ];

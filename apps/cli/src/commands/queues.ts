@@ -1,10 +1,12 @@
 /**
- * `sy queues`: every subscriber queue and its DLQ, with counts per state,
- * backlog, oldest waiting age, completions in the last minute, paused flag.
+ * `sy queues`: every subscriber queue, its DLQ and its schedules queue, with
+ * counts per state, backlog, oldest waiting age, completions in the last
+ * minute, paused flag.
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deadLetterQueueNameOf, queueNameOf, subscriberNames } from '@switchyard/events';
+import { scheduleQueueNameOf } from '@switchyard/runtime';
 import { flagArg, noExtraPositionals, writeJson, type Command } from '../command.js';
 import { formatDuration, formatTable } from '../format.js';
 
@@ -23,7 +25,8 @@ type StateCounts = Record<(typeof countedStates)[number], number>;
 export interface QueueStats {
   queue: string;
   subscriber: string;
-  kind: 'subscriber' | 'dead-letter';
+  /** 'schedules': the `<subscriber>.schedules` queue whose jobs are the ticks of its schedules. */
+  kind: 'subscriber' | 'dead-letter' | 'schedules';
   paused: boolean;
   counts: StateCounts;
   /**
@@ -92,7 +95,7 @@ async function statsOf(
   };
 }
 
-/** Stats of every subscriber queue and its DLQ, in routing-table order. */
+/** Stats of every subscriber queue, its DLQ and its schedules queue, in routing-table order. */
 export async function readQueueStats(
   redis: Redis,
   prefix: string,
@@ -101,6 +104,7 @@ export async function readQueueStats(
   const targets = subscriberNames.flatMap((subscriber) => [
     { subscriber, kind: 'subscriber' as const, name: queueNameOf(subscriber) },
     { subscriber, kind: 'dead-letter' as const, name: deadLetterQueueNameOf(subscriber) },
+    { subscriber, kind: 'schedules' as const, name: scheduleQueueNameOf(subscriber) },
   ]);
   const queues = targets.map((target) => new Queue(target.name, { connection: redis, prefix }));
   try {
@@ -120,10 +124,11 @@ export const queuesCommand: Command = {
   summary: 'counts per state, backlog, oldest waiting age and rate of every queue and DLQ',
   usage: `Usage: sy queues [--json]
 
-Lists every subscriber queue and its dead-letter queue (<subscriber>.dlq):
+Lists every subscriber queue, its dead-letter queue (<subscriber>.dlq) and
+its schedules queue (<subscriber>.schedules, the ticks of its schedules):
 jobs per state, backlog (waiting + prioritized + delayed jobs already due),
-age of the oldest waiting job, jobs completed in the last minute, and
-whether the queue is paused (DLQs always are).
+age of the oldest waiting job, jobs completed in the last 60 s (DONE/MIN),
+and whether the queue is paused (DLQs always are).
 
 Options:
   --json    one JSON document instead of the table
