@@ -52,8 +52,8 @@ export const stackEnvSchema = z.object({
   API_KEYS: envFields.API_KEYS.optional(),
   /** Dashboard login. Default `admin`. */
   DASHBOARD_USER: z.string().min(1).default('admin'),
-  /** Dashboard password. Default: one generated and printed. */
-  DASHBOARD_PASSWORD: z.string().min(1).optional(),
+  /** Dashboard password (8-1024 characters, as the dashboard requires). Default: one generated and printed. */
+  DASHBOARD_PASSWORD: z.string().min(8, 'must be at least 8 characters').max(1024).optional(),
   /** Passed to every child. Default `info`. */
   LOG_LEVEL: envFields.LOG_LEVEL,
   /** How long children get to exit after SIGTERM before SIGKILL. Default 15000. */
