@@ -347,6 +347,10 @@ describe('metrics under load', () => {
       expect(Object.fromEntries(workerTypes)).toMatchObject({
         sy_jobs_total: 'counter',
         sy_handler_duration_seconds: 'histogram',
+        sy_time_in_queue_seconds: 'histogram',
+        sy_job_attempts: 'histogram',
+        sy_job_retries_total: 'counter',
+        sy_job_timeouts_total: 'counter',
         sy_dead_letters_total: 'counter',
         sy_queue_jobs: 'gauge',
         sy_queue_backlog: 'gauge',
@@ -367,6 +371,16 @@ describe('metrics under load', () => {
       expect(find(workerSamples, 'sy_jobs_total', { outcome: 'failed' })).toEqual([]);
       expect(histogram(workerSamples, 'sy_handler_duration_seconds', subscriber)).toBe(published);
       expect(one(workerSamples, 'sy_handler_duration_seconds_sum', subscriber)).toBeGreaterThan(0);
+      // Every job started once, on its first attempt, and succeeded with it.
+      expect(histogram(workerSamples, 'sy_time_in_queue_seconds', subscriber)).toBe(published);
+      expect(one(workerSamples, 'sy_time_in_queue_seconds_sum', subscriber)).toBeGreaterThan(0);
+      expect(
+        histogram(workerSamples, 'sy_job_attempts', { ...subscriber, result: 'succeeded' }),
+      ).toBe(published);
+      expect(
+        one(workerSamples, 'sy_job_attempts_sum', { ...subscriber, result: 'succeeded' }),
+      ).toBe(published);
+      expect(find(workerSamples, 'sy_job_retries_total').every((s) => s.value === 0)).toBe(true);
       expect(find(workerSamples, 'sy_dead_letters_total').every((s) => s.value === 0)).toBe(true);
     });
 
