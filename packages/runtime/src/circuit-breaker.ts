@@ -9,9 +9,13 @@
  * DownstreamRateLimitedError with status 503: "down for maintenance", as
  * the sandbox's outage answers). Not a failure: a 4xx
  * (DownstreamRejectedError), a 429 (the Retry-After path handles it), the
- * caller's own abort (timeout, shutdown). opossum counts those as successes,
- * so a 4xx or 429 answer to a half-open probe closes the breaker: the
- * downstream answered.
+ * caller's own abort for a reason other than time (shutdown's
+ * WorkerClosingError, a lost lock's LockLostError, a handler's own cancel).
+ * opossum counts those as successes, so a 4xx or 429 answer to a half-open
+ * probe closes the breaker: the downstream answered. An abort because the
+ * caller's time ran out (the handler's TimeoutError) IS a failure, whatever
+ * the error it surfaces as: with a handler timeout shorter than the
+ * client's, a downstream that never answers shows up only that way.
  *
  * States: closed; open once, among at least `volumeThreshold` calls in the
  * last `windowMs`, more than `errorThresholdPercent` % failed; after
@@ -32,6 +36,7 @@ import {
   CircuitOpenError,
   DownstreamRateLimitedError,
   DownstreamUnavailableError,
+  TimeoutError,
   WorkerConfigError,
 } from './errors.js';
 import type { HttpClient, PostOptions } from './http-client.js';
@@ -79,6 +84,31 @@ export function isOutageError(error: unknown): boolean {
   );
 }
 
+/**
+ * The caller gave up waiting for a reason that says nothing about the
+ * downstream: shutdown, a lost lock, or any abort but a timeout.
+ */
+function isNeutralAbort(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && !isTimeoutAbort(signal);
+}
+
+/**
+ * The caller gave up because its time ran out (the handler's TimeoutError,
+ * or an AbortSignal.timeout): the downstream did not answer in time, which
+ * counts as a failure even when the caller's limit is shorter than the client's.
+ */
+function isTimeoutAbort(signal: AbortSignal | undefined): boolean {
+  if (signal?.aborted !== true) return false;
+  const reason: unknown = signal.reason;
+  return (
+    reason instanceof TimeoutError ||
+    (reason instanceof Error && reason.name === 'TimeoutError') ||
+    (typeof DOMException !== 'undefined' &&
+      reason instanceof DOMException &&
+      reason.name === 'TimeoutError')
+  );
+}
+
 export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBreakerClient {
   const { client, downstream, logger } = options;
   const integer = (name: string, value: number, min: number, max: number): number => {
@@ -118,7 +148,8 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
       volumeThreshold,
       // true = not a failure. opossum passes the call's arguments after the error.
       errorFilter: (error: unknown, ...args: unknown[]) =>
-        (args[2] as PostOptions | undefined)?.signal?.aborted === true || !isOutageError(error),
+        isNeutralAbort((args[2] as PostOptions | undefined)?.signal) ||
+        (!isOutageError(error) && !isTimeoutAbort((args[2] as PostOptions | undefined)?.signal)),
     },
   );
 

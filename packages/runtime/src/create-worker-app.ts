@@ -108,21 +108,23 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
     registry: options.registry,
     ...breakerOptionsOf(env),
   });
-  const handlers = options.handlers({ sandbox, env });
-  const strangers = handlers.filter((handler) => handler.subscriber !== options.subscriber);
-  if (strangers.length > 0) {
-    throw new WorkerConfigError(
-      `${options.name} consumes "${options.subscriber}" but got handlers for ${strangers.map((h) => `"${h.subscriber}"`).join(', ')}`,
-    );
-  }
-  const schedules = options.schedules?.({ sandbox, env }) ?? [];
-  // Opened only for schedules; closed after the worker on stop().
-  const publisher: Publisher | undefined =
-    schedules.length > 0
-      ? createPublisher({ redis: env.REDIS_URL, prefix: env.QUEUE_PREFIX })
-      : undefined;
+  let publisher: Publisher | undefined;
   let worker: SubscriberWorker;
+  let unregisterQueueMetrics: () => void;
   try {
+    const handlers = options.handlers({ sandbox, env });
+    const strangers = handlers.filter((handler) => handler.subscriber !== options.subscriber);
+    if (strangers.length > 0) {
+      throw new WorkerConfigError(
+        `${options.name} consumes "${options.subscriber}" but got handlers for ${strangers.map((h) => `"${h.subscriber}"`).join(', ')}`,
+      );
+    }
+    const schedules = options.schedules?.({ sandbox, env }) ?? [];
+    // Opened only for schedules; closed after the worker on stop().
+    publisher =
+      schedules.length > 0
+        ? createPublisher({ redis: env.REDIS_URL, prefix: env.QUEUE_PREFIX })
+        : undefined;
     worker = createWorker({
       handlers,
       schedules,
@@ -151,19 +153,20 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
         : { globalConcurrency: env.GLOBAL_CONCURRENCY }),
       ...tenantLimitsOf(env),
     });
+    // Its queue's and DLQ's sy_queue_* series on /metrics, read at scrape time (queue-metrics.ts).
+    unregisterQueueMetrics = registerQueueMetrics(options.registry, {
+      connection: env.REDIS_URL,
+      prefix: env.QUEUE_PREFIX,
+      queues: [queueNameOf(options.subscriber), deadLetterQueueNameOf(options.subscriber)],
+    });
   } catch (error) {
+    // A refused configuration (or a throwing factory) leaves no breaker
+    // timer and no schedules' publisher connected (and reconnecting
+    // forever); the close needs no waiting for.
     sandbox.close();
-    // A refused configuration must not leave the schedules' publisher
-    // connected (and reconnecting forever); the close needs no waiting for.
     void publisher?.close().catch(() => undefined);
     throw error;
   }
-  // Its queue's and DLQ's sy_queue_* series on /metrics, read at scrape time (queue-metrics.ts).
-  registerQueueMetrics(options.registry, {
-    connection: env.REDIS_URL,
-    prefix: env.QUEUE_PREFIX,
-    queues: [queueNameOf(options.subscriber), deadLetterQueueNameOf(options.subscriber)],
-  });
   let health: HealthServer | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -198,8 +201,14 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
 
     stop() {
       stopping ??= (async () => {
-        await worker.close(env.SHUTDOWN_TIMEOUT_MS);
-        sandbox.close();
+        try {
+          await worker.close(env.SHUTDOWN_TIMEOUT_MS);
+        } finally {
+          // Whatever the worker's close did, the breaker's timers and the
+          // queue-metrics source go.
+          sandbox.close();
+          unregisterQueueMetrics();
+        }
         await publisher?.close();
         await health?.close();
       })();

@@ -46,10 +46,14 @@
  *   meta (queue-limits.ts), read on every fetch by every replica; start()
  *   writes `rateLimit`/`globalConcurrency` there unless an operator set
  *   them at runtime. Workers carry no `limiter` of their own.
- * - Per-tenant limits (`tenantLimits`, tenant-limiter.ts): before the
- *   handler runs, a job over its tenant's rate or concurrency is moved to
- *   delayed (DelayedError) without counting an attempt or a start; an
- *   admitted job's slot is returned once the attempt is decided.
+ * - Per-tenant limits (`tenantLimits`, tenant-limiter.ts): right before the
+ *   handler runs (after any wait for the handler's local concurrency slot),
+ *   a job over its tenant's rate or concurrency is moved to delayed
+ *   (DelayedError) without counting an attempt or a start; an admitted
+ *   job's slot is returned once the attempt is decided. A job whose lock
+ *   was lost by then is left alone (LockLostError, nothing changed); a
+ *   Redis error at the gate fails the attempt as an unexpected error
+ *   (retried with backoff, dead-lettered on the last attempt).
  * - An attempt lasts at most `timeoutMs`: ctx.signal aborts, and the worker
  *   stops waiting for the handler (it keeps no slot), failing the attempt
  *   with a TimeoutError.
@@ -123,6 +127,7 @@ import {
   tenantLeaseGraceMs,
   type TenantLimiter,
   type TenantLimits,
+  type TenantSlot,
 } from './tenant-limiter.js';
 
 export interface CreateWorkerOptions {
@@ -558,26 +563,6 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
       throw await deadLetter(job, token, 'no_handler', error, attempt);
     }
 
-    // --- Per-tenant limits (tenant-limiter.ts): over its tenant's limit the job
-    // is moved to delayed, no attempt counted; an admitted job's slot is
-    // returned in the finally below, whatever the outcome.
-    const tenantSlot = await tenantLimiter?.admit(
-      job,
-      token,
-      envelope.tenantId,
-      Math.max(lockDurationMs, handler.timeoutMs + tenantLeaseGraceMs),
-      (cause, waitMs) => {
-        metrics.countTenantDelay(queueNameOf(subscriber), cause);
-        logger.info({ cause, waitMs }, 'tenant over its limit; job delayed');
-      },
-    );
-    if (tenantSlot === 'delayed') throw decided(new DelayedError());
-    // --- end of per-tenant limits
-    // First start of this job (bounces and tenant delays leave attemptsStarted at 1 only here).
-    if (job.attemptsStarted <= 1 && job.attemptsMade === 0) {
-      const dueAt = job.timestamp + (job.opts.delay ?? 0);
-      metrics.observeTimeInQueue(subscriber, Math.max(0, now() - dueAt) / 1000);
-    }
     // Per-job controller: aborted by the timeout, by close(), by a lock
     // renewal failure or by BullMQ's job signal, and forgotten when the job
     // settles, so no process-lived signal accumulates listeners.
@@ -597,8 +582,51 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
         effects!.once({ subscriber, eventId: envelope.id, signal: control.signal }, name, fn),
     };
     let durationMs = 0;
+    // --- Per-tenant limits (tenant-limiter.ts), taken inside this process's
+    // slot for the handler, right before it runs, so the slot's lease
+    // (max(lockDuration, timeout + 1 s)) covers only the run and its decision,
+    // never a wait for a local slot. Over its tenant's limit the job is moved
+    // to delayed, no attempt counted; the gate's outcome (refusal, lost lock,
+    // Redis error) skips onFailure; an admitted job's slot is returned in the
+    // finally below, whatever the outcome.
+    let tenantSlot: TenantSlot | undefined;
+    let gateOutcome: unknown;
+    const tenantGate = async (): Promise<void> => {
+      if (!tenantLimiter) return;
+      let admission: Awaited<ReturnType<TenantLimiter['admit']>>;
+      try {
+        admission = await tenantLimiter.admit(
+          job,
+          token,
+          envelope.tenantId,
+          Math.max(lockDurationMs, handler.timeoutMs + tenantLeaseGraceMs),
+          (cause, waitMs) => {
+            metrics.countTenantDelay(queueNameOf(subscriber), cause);
+            logger.debug({ cause, waitMs }, 'tenant over its limit; job delayed');
+          },
+        );
+      } catch (error) {
+        // Redis failed (a move to delayed included): an unexpected failure of this attempt.
+        throw (gateOutcome = error);
+      }
+      if (admission === 'delayed') throw (gateOutcome = decided(new DelayedError()));
+      if (admission === 'lock_lost') {
+        logger.warn('lock lost before the tenant gate; leaving the job to its new holder');
+        throw (gateOutcome = decided(
+          new LockLostError(`lost the lock of job ${job.id ?? ''} at the tenant gate`),
+        ));
+      }
+      tenantSlot = admission;
+    };
+    // --- end of per-tenant limits
     const run = async () => {
       control.signal.throwIfAborted();
+      await tenantGate();
+      // First start of this job (bounces and tenant delays leave attemptsStarted at 1 only here).
+      if (job.attemptsStarted <= 1 && job.attemptsMade === 0) {
+        const dueAt = job.timestamp + (job.opts.delay ?? 0);
+        metrics.observeTimeInQueue(subscriber, Math.max(0, now() - dueAt) / 1000);
+      }
       const started = clock();
       const timer = setTimeout(
         () =>
@@ -617,6 +645,7 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     try {
       await (limit ? limit.run(run) : run());
     } catch (caught) {
+      if (gateOutcome !== undefined && caught === gateOutcome) throw caught;
       throw await onFailure(job, token, handler, attempt, caught, control.signal);
     } finally {
       inFlight.delete(control);

@@ -212,29 +212,38 @@ async function runWrite(
 /**
  * KEYS[1] the queue's limiter key, KEYS[2] its meta. ARGV[1] wait ms,
  * ARGV[2]/ARGV[3] the unbounded max/duration.
- * Holds the queue as Queue.rateLimit does (a count no limit allows, PX
- * wait), unless it is already held at least that long: a later, shorter
- * Retry-After never shortens a longer wait. BullMQ honours the key only
- * while the meta has a rate limit, so a missing one is restored as the
- * unbounded limit. Returns 1 when it set the key, 0 when it kept the longer wait.
+ * Holds the queue as Queue.rateLimit does: a count no limit allows, expiring
+ * after max(wait, the key's current PTTL). The current window's end is kept
+ * (a Retry-After shorter than the rest of a rate-limit window must not end
+ * that window early: BullMQ would open a new one and admit `max` more), and
+ * a later, shorter Retry-After never shortens a longer hold. BullMQ honours
+ * the key only while the meta has a rate limit: a missing one is restored as
+ * the unbounded limit; an operator's `max` without a `duration` is kept and
+ * given the default window (BullMQ cannot start a window without one).
+ * Returns 1 when it set the key, 0 when the key already held that long.
  */
 const holdQueueScript = `
 local max = tonumber(redis.call('HGET', KEYS[2], 'max'))
-if not max or not redis.call('HGET', KEYS[2], 'duration') then
+if not max then
   redis.call('HSET', KEYS[2], 'max', ARGV[2], 'duration', ARGV[3])
   max = tonumber(ARGV[2])
+elseif not redis.call('HGET', KEYS[2], 'duration') then
+  redis.call('HSET', KEYS[2], 'duration', ARGV[3])
 end
+local wait = tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
-if current >= max and redis.call('PTTL', KEYS[1]) >= tonumber(ARGV[1]) then
+local pttl = redis.call('PTTL', KEYS[1])
+if current >= max and pttl >= wait then
   return 0
 end
-redis.call('SET', KEYS[1], '${Number.MAX_SAFE_INTEGER}', 'PX', ARGV[1])
+if pttl > wait then wait = pttl end
+redis.call('SET', KEYS[1], '${Number.MAX_SAFE_INTEGER}', 'PX', wait)
 return 1`;
 
 /**
  * Holds the whole queue (every replica: no worker starts a job of it) for
- * `waitMs`, or keeps a longer hold already set. Resolves with true when it
- * set the hold.
+ * `waitMs`, or until the current rate-limit window or a longer hold ends,
+ * whichever is later. Resolves with true when it set the hold.
  */
 export async function holdQueue(redis: Redis, ref: QueueRef, waitMs: number): Promise<boolean> {
   checkInteger('waitMs', Math.ceil(waitMs), 1, maxRateLimitDurationMs);

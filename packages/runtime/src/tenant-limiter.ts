@@ -21,9 +21,10 @@
  *   taken from the tenant's field, else `*`, else the worker's defaults;
  *   0 means "no limit of that kind"; a value that is not a number in range is
  *   ignored. Written by writeTenantLimits (`sy limits set --tenant`).
- * - the BullMQ job hash `<prefix>:<queue>:<jobId>`, field `sy:tenant-at`: the
- *   epoch ms at which the token reserved for this job exists (see below);
- *   it goes away with the job.
+ * - the BullMQ job hash `<prefix>:<queue>:<jobId>`, fields `sy:tenant-at`:
+ *   the epoch ms at which the token reserved for this job exists (see
+ *   below), and `sy:tenant-waits`: how many times in a row the concurrency
+ *   cap refused it (cleared on admission); both go away with the job.
  * `<tenant>` is the tenant id when it is 1..64 characters of [A-Za-z0-9._-],
  * else `#` + 32 hex digits of its sha256: ids are untrusted input.
  *
@@ -35,12 +36,18 @@
  *   come back exactly when that token exists; on its return the reservation
  *   admits it without taking another token. Refused jobs of one tenant thus
  *   wake one per interval, in order, instead of all at once. A job refused
- *   by the concurrency cap waits `concurrencyWaitMs` with ±50 % jitter and
- *   keeps any reservation it holds.
+ *   by the concurrency cap waits longer each time in a row (`concurrencyWaitMs`
+ *   doubling up to `maxConcurrencyWaitMs`, ±50 % jitter), never past the
+ *   moment the earliest lease in the tenant's slots ends, and keeps any
+ *   reservation it holds. Each refused fetch is still a BullMQ fetch: it
+ *   counts against a queue-wide rate limit like a started job.
  * - A refused job is not an attempt: the gate moves it to delayed with
  *   BullMQ's skipAttempt (attemptsMade unchanged) and takes back the
  *   `attemptsStarted` BullMQ counted when it fetched the job, so the
  *   runtime's bounce count and redelivery check do not see tenant delays.
+ * - Only the job's lock holder is admitted or refused: the script checks
+ *   `<jobKey>:lock` against the worker's token and, when it is not the
+ *   holder's, changes nothing and answers `lock_lost`.
  * - A slot is leased for max(lockDurationMs, handler timeout + 1 s): no
  *   attempt still runs when its lease ends (the worker stops waiting for a
  *   handler at its timeout), and a crashed worker's slots return within it.
@@ -50,7 +57,9 @@
  * Windows left open: a reservation made under one rate is honoured after the
  * rate changes (jobs already spaced out keep their times); a job refused but
  * not moved to delayed (its lock was lost meanwhile) keeps its reservation
- * and is redelivered after the stall.
+ * and is redelivered after the stall; a move to delayed that fails on a
+ * Redis error rejects admit(), and the worker fails that attempt like any
+ * unexpected error (create-worker.ts).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
@@ -88,8 +97,12 @@ export const minTenantRatePerSecond = 0.001;
 export const defaultConcurrencyWaitMs = 100;
 /** Lease added to a handler's timeout for the time the worker needs to decide the attempt. */
 export const tenantLeaseGraceMs = 1_000;
+/** Longest base wait of a job refused by the concurrency cap again and again (jittered to 50..150 %). */
+export const defaultMaxConcurrencyWaitMs = 2_000;
 /** Job hash field holding a job's reserved token time. */
 const reservationField = 'sy:tenant-at';
+/** Job hash field counting a job's concurrency refusals in a row. */
+const refusalsField = 'sy:tenant-waits';
 
 /** A problem with tenant limits given to writeTenantLimits. */
 export class TenantLimitsError extends RuntimeError {
@@ -218,14 +231,20 @@ function appliedLimits(value: string): TenantLimits {
 }
 
 /**
- * KEYS[1] bucket, KEYS[2] slots, KEYS[3] overrides hash, KEYS[4] job hash.
- * ARGV[1] tenant id (override field), ARGV[2..4] default ratePerSecond,
- * burst, concurrency (0 = none), ARGV[5] lease ms, ARGV[6] lease id.
+ * KEYS[1] bucket, KEYS[2] slots, KEYS[3] overrides hash, KEYS[4] job hash,
+ * KEYS[5] the job's lock. ARGV[1] tenant id (override field), ARGV[2..4]
+ * default ratePerSecond, burst, concurrency (0 = none), ARGV[5] lease ms,
+ * ARGV[6] lease id, ARGV[7] the worker's lock token ('' = do not check).
  * Returns {1, held} when admitted (held = 1 when a slot was taken, to be
- * returned), {0, 'rate', waitMs} or {0, 'concurrency', 0} when refused.
- * On refusal the job's attemptsStarted (`ats`) is taken back.
+ * returned), {0, 'rate', waitMs} or {0, 'concurrency', refusalsInARow,
+ * msUntilEarliestLeaseEnds} when refused, {-1, 'lock_lost'} (nothing
+ * changed) when the lock is not the token's. On refusal the job's
+ * attemptsStarted (`ats`) is taken back.
  */
 const admitScript = `
+if ARGV[7] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[7] then
+  return {-1, 'lock_lost'}
+end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local rate, burst, cap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -284,7 +303,12 @@ if cap > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   if redis.call('ZCARD', KEYS[2]) >= cap then
     unstart()
-    return {0, 'concurrency', 0}
+    local refusals = 1
+    if redis.call('EXISTS', KEYS[4]) == 1 then
+      refusals = redis.call('HINCRBY', KEYS[4], '${refusalsField}', 1)
+    end
+    local earliest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    return {0, 'concurrency', refusals, math.max(1, math.ceil(tonumber(earliest[2]) - now))}
   end
   local lease = tonumber(ARGV[5])
   redis.call('ZADD', KEYS[2], now + lease, ARGV[6])
@@ -295,7 +319,7 @@ if newTat then
   redis.call('HSET', KEYS[1], 'tat', string.format('%.3f', newTat))
   redis.call('PEXPIRE', KEYS[1], math.ceil(newTat - now) + 1)
 end
-if reserved then redis.call('HDEL', KEYS[4], '${reservationField}') end
+redis.call('HDEL', KEYS[4], '${reservationField}', '${refusalsField}')
 return {1, held}`;
 
 /** KEYS[1] slots; ARGV[1] lease id. Returns a slot; an empty set is deleted. */
@@ -311,7 +335,9 @@ export interface TenantSlot {
 
 export type TenantAdmission =
   | { admitted: true; slot: TenantSlot | undefined }
-  | { admitted: false; cause: TenantDelayCause; waitMs: number };
+  | { admitted: false; cause: TenantDelayCause; waitMs: number }
+  /** The job's lock is not the caller's token: nothing was taken or changed. */
+  | { admitted: false; cause: 'lock_lost' };
 
 export interface TenantLimiterOptions {
   redis: Redis;
@@ -321,8 +347,10 @@ export interface TenantLimiterOptions {
   defaults: TenantLimits;
   /** Source of jitter in [0, 1). Default: Math.random. */
   random?: () => number;
-  /** Base wait after a concurrency refusal. Default: 100 ms. */
+  /** Base wait after a job's first concurrency refusal; doubles with each refusal in a row. Default: 100 ms. */
   concurrencyWaitMs?: number;
+  /** Cap of that base wait. Default: 2000 ms (so at most 3 s with jitter). */
+  maxConcurrencyWaitMs?: number;
   /** Logs failed slot returns. */
   logger?: Logger;
 }
@@ -331,15 +359,25 @@ export interface TenantLimiter {
   /**
    * Asks for one job of `tenantId` to start now. `jobId` names the BullMQ
    * job whose hash holds its reservation; `leaseMs` bounds how long a slot
-   * survives its holder. Refused: the wait before asking again (`rate`: the
-   * moment the job's reserved token exists; `concurrency`: jittered).
+   * survives its holder; `token`, when given, must be the job's lock.
+   * Refused: the wait before asking again (`rate`: the moment the job's
+   * reserved token exists; `concurrency`: growing with the job's refusals
+   * in a row, jittered, at most until the earliest lease ends).
    */
-  acquire(tenantId: string, jobId: string, leaseMs: number): Promise<TenantAdmission>;
+  acquire(
+    tenantId: string,
+    jobId: string,
+    leaseMs: number,
+    token?: string,
+  ): Promise<TenantAdmission>;
   /**
    * The gate of one job in the worker: undefined for a job without a tenant
-   * (exempt, no Redis call); a slot to release when the attempt ends; or
+   * (exempt, no Redis call); a slot to release when the attempt ends;
    * 'delayed' once the job was moved to delayed (the caller then throws
-   * BullMQ's DelayedError, which counts no attempt).
+   * BullMQ's DelayedError, which counts no attempt); or 'lock_lost' when
+   * the job's lock is no longer `token` (nothing changed, the job is not
+   * ours to delay). Rejects when Redis fails, including a move to delayed
+   * failing for any reason but a lost lock or a vanished job.
    */
   admit(
     job: Job,
@@ -347,14 +385,24 @@ export interface TenantLimiter {
     tenantId: string | undefined,
     leaseMs: number,
     onDelay?: (cause: TenantDelayCause, waitMs: number) => void,
-  ): Promise<TenantSlot | 'delayed' | undefined>;
+  ): Promise<TenantSlot | 'delayed' | 'lock_lost' | undefined>;
 }
+
+/**
+ * BullMQ's codes for a move refused because the job is not ours any more:
+ * missing job (-1), missing lock (-2), not active (-3), lock mismatch (-6).
+ */
+const lostJobCodes = new Set([-1, -2, -3, -6]);
 
 export function createTenantLimiter(options: TenantLimiterOptions): TenantLimiter {
   const { redis, prefix, queueName } = options;
   const defaults = checkTenantLimits(options.defaults);
   const random = options.random ?? Math.random;
   const concurrencyWaitMs = options.concurrencyWaitMs ?? defaultConcurrencyWaitMs;
+  const maxConcurrencyWaitMs = Math.max(
+    concurrencyWaitMs,
+    options.maxConcurrencyWaitMs ?? defaultMaxConcurrencyWaitMs,
+  );
   const limitsKey = tenantLimitsKey(prefix, queueName);
   const admitSha = createHash('sha1').update(admitScript).digest('hex');
   const releaseSha = createHash('sha1').update(releaseScript).digest('hex');
@@ -382,13 +430,14 @@ export function createTenantLimiter(options: TenantLimiterOptions): TenantLimite
     }
   };
 
-  const acquire: TenantLimiter['acquire'] = async (tenantId, jobId, leaseMs) => {
+  const acquire: TenantLimiter['acquire'] = async (tenantId, jobId, leaseMs, token) => {
     const keys = tenantKeys(prefix, queueName, tenantId);
     const leaseId = `${jobId}:${randomUUID()}`;
+    const jobKey = `${prefix}:${queueName}:${jobId}`;
     const reply = (await run(
       admitSha,
       admitScript,
-      [keys.bucket, keys.slots, limitsKey, `${prefix}:${queueName}:${jobId}`],
+      [keys.bucket, keys.slots, limitsKey, jobKey, `${jobKey}:lock`],
       [
         tenantId,
         defaults.ratePerSecond ?? 0,
@@ -396,8 +445,10 @@ export function createTenantLimiter(options: TenantLimiterOptions): TenantLimite
         defaults.concurrency ?? 0,
         Math.max(1, Math.ceil(leaseMs)),
         leaseId,
+        token ?? '',
       ],
-    )) as [number, number | string, number?];
+    )) as [number, number | string, number?, number?];
+    if (reply[0] === -1) return { admitted: false, cause: 'lock_lost' };
     if (reply[0] === 1) {
       return {
         admitted: true,
@@ -407,7 +458,15 @@ export function createTenantLimiter(options: TenantLimiterOptions): TenantLimite
     if (reply[1] === 'rate') {
       return { admitted: false, cause: 'rate', waitMs: Math.max(1, Number(reply[2])) };
     }
-    const waitMs = Math.max(1, Math.round(concurrencyWaitMs * (0.5 + random())));
+    // Backs off per job: 100, 200, 400 ... ms up to the cap, jittered, and
+    // never past the earliest lease's end (a crashed holder's slot is free then).
+    const refusals = Math.max(1, Number(reply[2] ?? 1));
+    const base = Math.min(
+      maxConcurrencyWaitMs,
+      concurrencyWaitMs * 2 ** Math.min(refusals - 1, 30),
+    );
+    const untilLeaseEnds = Number(reply[3] ?? Number.POSITIVE_INFINITY);
+    const waitMs = Math.max(1, Math.min(Math.round(base * (0.5 + random())), untilLeaseEnds));
     return { admitted: false, cause: 'concurrency', waitMs };
   };
 
@@ -415,17 +474,25 @@ export function createTenantLimiter(options: TenantLimiterOptions): TenantLimite
     acquire,
     async admit(job, token, tenantId, leaseMs, onDelay) {
       if (tenantId === undefined || job.id === undefined) return undefined;
-      const admission = await acquire(tenantId, job.id, leaseMs);
+      const admission = await acquire(tenantId, job.id, leaseMs, token);
       if (admission.admitted) return admission.slot;
+      if (admission.cause === 'lock_lost') return 'lock_lost';
       onDelay?.(admission.cause, admission.waitMs);
       try {
         // skipAttempt: attemptsMade stays as it is.
         await job.moveToDelayed(Date.now() + admission.waitMs, token);
       } catch (error) {
-        options.logger?.warn(
-          { err: error },
-          'could not delay the job over its tenant limit; it will stall and be redelivered',
-        );
+        if (lostJobCodes.has((error as { code?: unknown } | null)?.code as number)) {
+          // Lost meanwhile: the stall check redelivers it (its reservation kept).
+          options.logger?.warn(
+            { err: error },
+            'could not delay the job over its tenant limit: its lock was lost',
+          );
+          return 'lock_lost';
+        }
+        // A Redis error: the caller fails the attempt through its normal path.
+        options.logger?.error({ err: error }, 'could not delay the job over its tenant limit');
+        throw error;
       }
       return 'delayed';
     },

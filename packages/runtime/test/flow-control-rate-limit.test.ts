@@ -21,7 +21,9 @@ import {
 } from '@switchyard/testkit';
 import {
   QueueLimitsError,
+  RateLimitedError,
   defineHandler,
+  holdQueue,
   queueLimitsKey,
   readQueueLimits,
   unboundedRateLimit,
@@ -258,6 +260,97 @@ describe('queue limits contract', () => {
       );
     });
   });
+});
+
+describe('holding the queue (Retry-After, open breaker)', () => {
+  const limiterKey = (prefix: string) => `${prefix}:${queueName}:limiter`;
+
+  it('never ends a rate-limit window early, and keeps the hold binding', async () => {
+    const prefix = `sy-test-${randomUUID()}`;
+    const ref = { prefix, queue: queueName };
+    await writeQueueLimits(harness.client, {
+      ...ref,
+      rateLimit: { max: 10, durationMs: 60_000 },
+      source: 'cli',
+    });
+    // 9 starts in the window BullMQ opened (INCR, PEXPIRE duration on the first).
+    await harness.client.set(limiterKey(prefix), 9, 'PX', 60_000);
+
+    // A Retry-After of 1 s inside that window.
+    expect(await holdQueue(harness.client, ref, 1_000)).toBe(true);
+
+    // The window still ends where it did (not at +1 s), and no start is left in it.
+    expect(await harness.client.pttl(limiterKey(prefix))).toBeGreaterThan(55_000);
+    expect(Number(await harness.client.get(limiterKey(prefix)))).toBeGreaterThanOrEqual(10);
+    // A longer hold lengthens it; a shorter one changes nothing.
+    expect(await holdQueue(harness.client, ref, 90_000)).toBe(true);
+    expect(await harness.client.pttl(limiterKey(prefix))).toBeGreaterThan(85_000);
+    expect(await holdQueue(harness.client, ref, 5_000)).toBe(false);
+    await harness.client.del(`${prefix}:${queueName}:meta`, limiterKey(prefix));
+  });
+
+  it("keeps an operator's max when the meta has no duration", async () => {
+    const prefix = `sy-test-${randomUUID()}`;
+    await harness.client.hset(`${prefix}:${queueName}:meta`, 'max', '4');
+    await holdQueue(harness.client, { prefix, queue: queueName }, 500);
+    expect(await harness.client.hmget(`${prefix}:${queueName}:meta`, 'max', 'duration')).toEqual([
+      '4',
+      String(unboundedRateLimit.durationMs),
+    ]);
+    // Without any rate limit, the unbounded one is written (BullMQ then honours the hold).
+    const bare = `sy-test-${randomUUID()}`;
+    await holdQueue(harness.client, { prefix: bare, queue: queueName }, 500);
+    expect(await harness.client.hmget(`${bare}:${queueName}:meta`, 'max', 'duration')).toEqual([
+      String(unboundedRateLimit.max),
+      String(unboundedRateLimit.durationMs),
+    ]);
+    await harness.client.del(
+      `${prefix}:${queueName}:meta`,
+      `${bare}:${queueName}:meta`,
+      limiterKey(prefix),
+      limiterKey(bare),
+    );
+  });
+
+  it('a short Retry-After inside a rate-limit window does not let a second burst through', async () => {
+    const windowMs = 3_000;
+    const max = 5;
+    const starts: number[] = [];
+    let bounced = false;
+    const handler = defineHandler({
+      subscriber: 'notifications',
+      event: 'user.signed_up',
+      handle: async () => {
+        starts.push(Date.now());
+        // The third start is told to retry after 200 ms.
+        if (starts.length === 3 && !bounced) {
+          bounced = true;
+          throw new RateLimitedError('slow down', 200);
+        }
+        await Promise.resolve();
+      },
+    });
+    const { publish, settled } = await startWorker(harness, [handler], {
+      rateLimit: { max, durationMs: windowMs },
+      concurrency: 1,
+    });
+    const envelopes = Array.from({ length: 12 }, (_, i) => numberedEnvelope('user.signed_up', i));
+    for (const envelope of envelopes) await publish(envelope);
+    await waitFor(() => starts.length >= 8, {
+      timeoutMs: 20_000,
+      message: 'starts in the second window',
+    });
+    for (const envelope of envelopes.slice(0, 4)) {
+      expect(await settled(envelope.id, 20_000)).toBe('completed');
+    }
+    expect(bounced).toBe(true);
+    // Every start counts against the window, the bounced one included:
+    // at most `max` in the first window, whatever the Retry-After.
+    const first = starts[0]!;
+    const inFirstWindow = starts.filter((at) => at < first + windowMs - 100).length;
+    console.log('starts in the first window:', inFirstWindow, 'of max', max);
+    expect(inFirstWindow).toBeLessThanOrEqual(max);
+  }, 30_000);
 });
 
 describe('queue-wide rate limit across 3 worker processes', () => {
