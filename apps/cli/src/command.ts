@@ -120,6 +120,24 @@ export function noExtraPositionals(args: ParsedArgs, count: number, command: str
   }
 }
 
+/**
+ * Characters JSON.stringify leaves as they are that a terminal acts on: DEL,
+ * C1 controls, bidi controls, line and paragraph separators (it escapes C0).
+ */
+const jsonUnsafe = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+
+/**
+ * `value` as indented JSON with the characters above written as `\\uXXXX`
+ * escapes: the same JSON for a parser, nothing a terminal would act on. They
+ * can only occur inside strings, where the escape is valid.
+ */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(
+    jsonUnsafe,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 export function writeJson(writer: Writer, value: unknown): void {
-  writer.write(`${JSON.stringify(value, null, 2)}\n`);
+  writer.write(`${jsonText(value)}\n`);
 }

@@ -1,10 +1,34 @@
-/** Plain-text output helpers: aligned tables and short durations. */
+/**
+ * Plain-text output helpers: aligned tables, short durations, one-line text.
+ * Text from Redis (ids, tenants, failure reasons that carry downstream
+ * bodies) goes through `printable` on its way to a terminal: a control
+ * character in it could otherwise move the cursor, recolour or retitle the
+ * terminal, or hide the rest of the line.
+ */
 
-/** Left-aligned columns separated by two spaces; numbers right-aligned. */
+/**
+ * C0 controls and DEL, C1 controls (U+0080-U+009F: some terminals read U+009B
+ * as CSI), and the Unicode bidi controls that reorder what follows them on
+ * screen (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069).
+ */
+const controlCharacters =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with every control character (see above) replaced by `?`. */
+export function printable(text: string): string {
+  return text.replace(controlCharacters, '?');
+}
+
+/**
+ * Left-aligned columns separated by two spaces; numbers right-aligned. Cells
+ * are made printable (a tab or newline in a cell would break the columns).
+ */
 export function formatTable(
   headers: readonly string[],
-  rows: readonly (readonly string[])[],
+  rawRows: readonly (readonly string[])[],
 ): string {
+  const rows = rawRows.map((row) => row.map(printable));
   const widths = headers.map((header, column) =>
     Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
   );
@@ -33,8 +57,8 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(hours / 24)}d${String(hours % 24).padStart(2, '0')}h`;
 }
 
-/** `text` cut to `max` characters, on one line. */
+/** `text` cut to `max` characters, on one line: whitespace runs become one space, controls `?`. */
 export function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = printable(text.replace(/\s+/g, ' ').trim());
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
 }

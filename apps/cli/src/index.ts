@@ -5,6 +5,7 @@ export { readConfig, redactUrl, type CliConfig } from './config.js';
 export {
   CliError,
   OperationError,
+  RedisError,
   RedisUnreachableError,
   UsageError,
   exitCodes,

@@ -4,7 +4,7 @@
  * the config, opens one fail-fast Redis connection when the command needs
  * it, runs the command and closes the connection. Every failure becomes one
  * line on stderr (plus the stack with --debug) and an exit code:
- * 0 ok, 1 operation failed, 2 usage error.
+ * 0 ok, 1 operation failed, 2 usage error, 3 Redis unreachable or failing.
  */
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -19,7 +19,7 @@ import type {
 } from './command.js';
 import { commands } from './commands/index.js';
 import { readConfig, type CliConfig } from './config.js';
-import { connectRedis, defaultConnectTimeoutMs } from './connect-redis.js';
+import { connectRedis, defaultConnectTimeoutMs, redisFailureOf } from './connect-redis.js';
 import { CliError, UsageError, exitCodes } from './errors.js';
 
 export interface CliDeps {
@@ -72,9 +72,11 @@ ${globalUsage}
 
 Exit codes:
   0    done (find: at least one job found)
-  1    the operation failed: Redis unreachable, entry or job not found, event
-       refused, a replay or purge left entries behind or was stopped
+  1    the operation failed: entry or job not found, event refused, a replay
+       or purge left entries behind or was stopped
   2    usage error: unknown command or flag, bad value, unknown subscriber
+  3    Redis unreachable, or it failed a command (connection lost, timeout,
+       error reply)
   130  interrupted twice with Ctrl-C (once stops a replay or purge cleanly)
 
 Examples:
@@ -208,7 +210,11 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     };
     return await command.run(args, context);
   } catch (error) {
-    return report(deps, error, debug);
+    const redisFailure =
+      context?.redis === undefined || error instanceof CliError
+        ? undefined
+        : redisFailureOf(error, context.redis, context.config);
+    return report(deps, redisFailure ?? error, debug);
   } finally {
     if (context?.redis !== undefined) {
       await context.redis.quit().catch(() => context?.redis?.disconnect());

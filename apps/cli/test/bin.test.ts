@@ -1,6 +1,6 @@
 /**
  * The built bin as users run it (`node apps/cli/dist/main.js`): exit codes,
- * stderr, and the bounded failure when Redis is unreachable.
+ * stderr, and the bounded failure (exit 3) when Redis is unreachable.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -55,19 +55,21 @@ describe('the sy bin', () => {
     expect(stderr).toMatch(/^sy: unknown command "frobnicate"\n\nUsage: sy <command>/);
   });
 
-  it('exits 1 within 5 s naming REDIS_URL when Redis is unreachable', async () => {
+  it('exits 3 within 5 s naming REDIS_URL when Redis is unreachable, also for find', async () => {
     const port = await freePort();
-    const started = performance.now();
-    const { code, stdout, stderr } = await sy(['queues'], {
-      REDIS_URL: `redis://127.0.0.1:${port}`,
-    });
-    expect(performance.now() - started).toBeLessThan(5_000);
-    expect(code).toBe(1);
-    expect(stdout).toBe('');
-    expect(stderr).toMatch(
-      new RegExp(
-        `^sy: cannot reach Redis at redis://127\\.0\\.0\\.1:${port} \\(REDIS_URL\\): .+\\n$`,
-      ),
-    );
+    for (const args of [['queues'], ['find', 'some-event-id']]) {
+      const started = performance.now();
+      const { code, stdout, stderr } = await sy(args, {
+        REDIS_URL: `redis://127.0.0.1:${port}`,
+      });
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(code, args[0]).toBe(3);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(
+        new RegExp(
+          `^sy: cannot reach Redis at redis://127\\.0\\.0\\.1:${port} \\(REDIS_URL\\): .+\\n$`,
+        ),
+      );
+    }
   });
 });

@@ -123,8 +123,42 @@ describe('sy find', () => {
     ]);
     expect(otherKind.code).toBe(1);
     expect(otherKind.stderr).toBe(
-      'sy: no job found for "acme" as eventId or idempotencyKey (the index keeps jobs for the idempotency window)\n',
+      'sy: no job found for "acme" as eventId or idempotencyKey (the index keeps queue jobs for the idempotency window, DLQ entries 30 days)\n',
     );
+  });
+
+  it('ignores whitespace around the id, as the dashboard does', async () => {
+    const published = await publishSignedUp('u_1', {
+      tenantId: 'acme',
+      correlationId: 'c-1',
+      key: 'k-1',
+    });
+    const { code, stdout } = await cli.run(['find', `  ${published.eventId}\n`, '--json']);
+    expect(code).toBe(0);
+    const answer = parseJson<FindAnswer>(stdout);
+    expect(answer.id).toBe(published.eventId);
+    expect(answer.jobs).toHaveLength(2);
+  });
+
+  it('exits 3 with the answer of Redis when it refuses the search, never "no job found"', async () => {
+    await publishSignedUp('u_1', { tenantId: 'acme', correlationId: 'c-1', key: 'k-1' });
+    // A user that may not read sorted sets: every index lookup is refused (NOPERM).
+    const user = `find-${Math.random().toString(36).slice(2)}`;
+    await cli.admin.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '+@all', '-zrevrange');
+    try {
+      const url = cli.url.replace('redis://', `redis://${user}:pw@`);
+      for (const json of [false, true]) {
+        const run = await cli.run(['find', 'acme', ...(json ? ['--json'] : [])], {
+          env: { REDIS_URL: url, QUEUE_PREFIX: cli.prefix() },
+        });
+        expect(run.code).toBe(3);
+        expect(run.stdout).toBe('');
+        expect(run.stderr).toMatch(/^sy: Redis at redis:\/\/.+ answered an error: NOPERM .*\n$/);
+        expect(run.stderr).not.toContain(':pw@');
+      }
+    } finally {
+      await cli.admin.call('ACL', 'DELUSER', user);
+    }
   });
 
   it('exits 1 when nothing is found (an empty list with --json), 2 for bad arguments', async () => {

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { FoundJob } from '@switchyard/client';
+import { jobIndexKey, type FoundJob } from '@switchyard/client';
 import { numberedEnvelope } from '@switchyard/testkit';
 import {
   assertBuilt,
@@ -176,6 +176,14 @@ describe('sy find with a worker running', () => {
         failedReason: expect.stringMatching(/^unknown_event: /) as unknown,
       }),
     ]);
+    // The runtime indexes a DLQ entry for 30 days (entries stay until replayed or
+    // purged), not for the queue jobs' 24 h: its member and its key outlive a day.
+    const day = 86_400_000;
+    const key = jobIndexKey(cli.prefix(), 'idempotencyKey', envelope.idempotencyKey);
+    const expiry = Number(await cli.admin.zscore(key, `notifications.dlq/${envelope.id}`));
+    expect(expiry - Date.now()).toBeGreaterThan(29 * day);
+    expect(expiry - Date.now()).toBeLessThanOrEqual(30 * day);
+    expect(await cli.admin.pttl(key)).toBeGreaterThan(29 * day);
 
     // Replayed, it fails again: the replay job and its own DLQ entry are found too.
     const replay = await sy(['dlq', 'replay', 'notifications', envelope.id]);

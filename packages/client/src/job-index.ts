@@ -12,14 +12,24 @@
  *            id (long, spaces, control or non-ASCII characters) is stored as
  *            `#<sha256 hex>`, so a key stays short whatever a caller sends.
  *   members: `<queueName>/<jobId>` (queue names hold no `/`; the first `/`
- *            splits), score = when the job was indexed, ms since the epoch.
- *   TTL:     `ttlSeconds` (default 24 h, the idempotency window), set again
- *            on every write to the key.
- *   bounds:  on every write, members older than `ttlSeconds` are removed and
- *            only the newest `maxPerTenant` (tenantId, default 10 000) or
- *            `maxJobIndexEntriesPerId` (correlationId, idempotencyKey: 1 000)
- *            are kept. An eventId key holds one member per queue the event
- *            reached, its DLQ entry and its replays: bounded by routing.
+ *            splits), score = when the member expires, ms since the epoch:
+ *            the write's time plus the writer's `ttlSeconds`. Writers keep
+ *            different retentions (queue jobs: the idempotency window, 24 h
+ *            by default; DLQ entries, which BullMQ keeps until replayed or
+ *            purged: 30 days, the runtime's default) and one key mixes them
+ *            (an eventId names its queue jobs and its DLQ entry), so each
+ *            member carries its own expiry. Rewriting a member never
+ *            shortens it (ZADD GT).
+ *   TTL:     the key expires with its longest-lived member: on every write it
+ *            is set to the highest score, so a short-retention write never
+ *            shortens a key holding a longer-lived member.
+ *   bounds:  on every write to a key that held other members, members past
+ *            their expiry are removed, then only the `maxPerTenant` (tenantId,
+ *            default 10 000) or `maxJobIndexEntriesPerId` (correlationId,
+ *            idempotencyKey: 1 000) latest-expiring are kept: when a key is
+ *            over its bound, the members closest to expiry go first. An
+ *            eventId key holds one member per queue the event reached, its
+ *            DLQ entry and its replays: bounded by routing.
  *
  * Writers: the publisher when it fans out (in the round trip that marks the
  * idempotency record accepted), the runtime when it writes a dead-letter
@@ -28,6 +38,9 @@
  * the publish, dead-lettering or replay it belongs to. The index is not
  * updated when a job is removed: findJobs reports such a job as 'gone'
  * until its member expires.
+ *
+ * Members written before scores were expiries (scored with their write
+ * time) read as expired: they are dropped on the next write to their key.
  */
 import { createHash } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
@@ -50,11 +63,13 @@ export interface FoundJob {
   /** The queue is a dead-letter queue (`<subscriber>.dlq`). */
   deadLetter: boolean;
   /**
-   * BullMQ's state of the job. 'paused': in the wait list of a paused
-   * subscriber queue (DLQs are always paused; their entries say 'waiting').
-   * 'gone': the index names it but the job no longer exists (completed and
-   * removed by retention, replayed or purged from a DLQ, removed by hand).
-   * 'unknown': the job exists but is in no state list (mid-move).
+   * BullMQ's state of the job, read without scanning the wait list (see
+   * readJobScript). 'paused': waiting in a paused subscriber queue (DLQs are
+   * always paused; their entries say 'waiting'). 'gone': the index names it
+   * but the job no longer exists (completed and removed by retention,
+   * replayed or purged from a DLQ, removed by hand). 'unknown': the job
+   * could not be read (a key of it holds a foreign value: WRONGTYPE), or it
+   * finished but is in neither finished set.
    */
   state:
     | 'waiting'
@@ -93,7 +108,10 @@ export interface FindJobsOptions {
   id: string;
   /** Kinds to look the id up under. Default: all four. */
   kinds?: JobIndexKind[];
-  /** Most jobs returned, newest first: 1 to `maxFindJobsLimit` (larger values are capped). Default 50. */
+  /**
+   * Most jobs returned, latest-expiring first (see findJobs): 1 to
+   * `maxFindJobsLimit` (larger values are capped). Default 50.
+   */
   limit?: number;
 }
 
@@ -107,11 +125,15 @@ export interface JobIndexEntry {
   tenantId?: string | undefined;
 }
 
-/** How long and how much the index keeps. */
+/** How long and how much the index keeps of the jobs one write indexes. */
 export interface JobIndexRetention {
-  /** Seconds a key lives after its last write, and the oldest member kept. Default 86 400 (24 h). */
+  /**
+   * Seconds each member written lives (its score is its expiry). Other
+   * members of the same keys keep their own expiry, and a key lives until
+   * its last member expires. Default 86 400 (24 h, the idempotency window).
+   */
   ttlSeconds?: number;
-  /** Newest jobs kept per tenant. Default 10 000. */
+  /** Latest-expiring jobs kept per tenant. Default 10 000. */
   maxPerTenant?: number;
 }
 
@@ -176,38 +198,47 @@ export function resolveJobIndexRetention(
  * how many keys failed and the first reason.
  *
  * KEYS: the index keys
- * ARGV: 1 score (now, ms), 2 TTL seconds, 3 oldest score kept, 4 members
- *       kept per tenant, 5 members kept per correlationId / idempotency key,
- *       then per key: its kind ('e' eventId, 't' tenantId, 'o' other), its
- *       member count n, and n members.
+ * ARGV: 1 score of the members written (their expiry, ms), 2 now (ms;
+ *       members scored below it have expired), 3 members kept per tenant,
+ *       4 members kept per correlationId / idempotency key, then per key:
+ *       its kind ('e' eventId, 't' tenantId, 'o' other), its member count
+ *       n, and n members.
  */
 const writeIndexScript = `
 local rcall = redis.call
-local now, ttl, oldest = ARGV[1], ARGV[2], '(' .. ARGV[3]
-local keepTenant, keepId = tonumber(ARGV[4]), tonumber(ARGV[5])
-local a, failed, firstError = 6, 0, nil
+local score, now = ARGV[1], tonumber(ARGV[2])
+local expired = '(' .. ARGV[2]
+local keepTenant, keepId = tonumber(ARGV[3]), tonumber(ARGV[4])
+local a, failed, firstError = 5, 0, nil
 for i = 1, #KEYS do
   local key, kind, n = KEYS[i], ARGV[a], tonumber(ARGV[a + 1])
   local first = a + 2
   a = first + n
   local ok, err = pcall(function()
     -- Variadic ZADD in slices of 500 members (Lua's unpack has a stack limit).
+    -- GT: a member written again keeps the later of its two expiries.
     for from = first, first + n - 1, 500 do
       local args = {}
       for j = from, math.min(from + 499, first + n - 1) do
-        args[#args + 1] = now
+        args[#args + 1] = score
         args[#args + 1] = ARGV[j]
       end
-      rcall('ZADD', key, unpack(args))
+      rcall('ZADD', key, 'GT', unpack(args))
     end
     -- A key holding only what was just added (new, most keys) needs no trim.
-    if kind ~= 'e' and rcall('ZCARD', key) > n then
-      rcall('ZREMRANGEBYSCORE', key, '-inf', oldest)
-      local keep = keepId
-      if kind == 't' then keep = keepTenant end
-      rcall('ZREMRANGEBYRANK', key, 0, -(keep + 1))
+    if rcall('ZCARD', key) > n then
+      -- Only members past their own expiry: a short-lived write never drops a longer-lived member.
+      rcall('ZREMRANGEBYSCORE', key, '-inf', expired)
+      if kind ~= 'e' then
+        local keep = keepId
+        if kind == 't' then keep = keepTenant end
+        rcall('ZREMRANGEBYRANK', key, 0, -(keep + 1))
+      end
     end
-    rcall('EXPIRE', key, ttl)
+    -- The key lives until its latest-expiring member expires: never shortened by this write.
+    local last = rcall('ZRANGE', key, -1, -1, 'WITHSCORES')
+    local lastScore = tonumber(last[2] or '0') or 0
+    rcall('PEXPIRE', key, math.max(1000, math.ceil(lastScore - now)))
   end)
   if not ok then
     failed = failed + 1
@@ -230,7 +261,8 @@ const writeChunkKeys = 500;
  * many entries share it, as EVALs of at most 500 keys each. Returns how many
  * commands were queued (0 for no entries); each answers the number of keys
  * written, or an error when some were not.
- * `now` is the score, ms since the epoch.
+ * `now` is the time of the write, ms since the epoch: members are scored
+ * `now + ttlSeconds`, and members scored below `now` are trimmed.
  */
 export function queueJobIndexWrites(
   pipeline: ChainableCommander,
@@ -259,9 +291,8 @@ export function queueJobIndexWrites(
     }
   }
   const header = [
+    options.now + ttlSeconds * 1_000,
     options.now,
-    ttlSeconds,
-    options.now - ttlSeconds * 1_000,
     maxPerTenant,
     maxJobIndexEntriesPerId,
   ];
@@ -309,13 +340,26 @@ export async function indexJobs(
 
 /**
  * Reads one job's state and searchable fields without moving any data but
- * those fields: the state checks of BullMQ's getState (sorted sets first, then
- * the active and wait lists with LPOS), and the ids parsed from job.data with
- * cjson inside Redis, so a large payload never leaves the server.
+ * those fields, and without O(backlog) work: the ids are parsed from job.data
+ * with cjson inside Redis, so a large payload never leaves the server, and
+ * the state is derived without scanning the wait list (BullMQ's getState
+ * runs LPOS over it, O(n) on a large backlog):
+ * - the sorted sets first (completed, failed, delayed, prioritized,
+ *   waiting-children): ZSCORE each;
+ * - then 'active' when the job's lock key exists (BullMQ sets it in the same
+ *   script that moves a job to the active list), or when it is within the
+ *   first `activeScanLimit` entries of the active list (a stalled job whose
+ *   lock expired; the active list is as long as the workers' concurrency);
+ * - then 'unknown' when it has `finishedOn` (BullMQ clears that field
+ *   whenever it moves a finished job back to wait): finished, yet in
+ *   neither finished set;
+ * - otherwise 'waiting' ('paused' in a paused subscriber queue): the wait
+ *   list is the only place left where BullMQ keeps a job.
  *
  * KEYS: 1 job hash, 2 completed, 3 failed, 4 delayed, 5 prioritized,
- *       6 active, 7 wait, 8 paused (legacy), 9 waiting-children, 10 meta
- * ARGV: 1 job id, 2 longest field returned, 3 '1' for a DLQ
+ *       6 waiting-children, 7 active, 8 meta, 9 the job's lock
+ * ARGV: 1 job id, 2 longest field returned, 3 '1' for a DLQ, 4 active list
+ *       entries scanned at most
  * Returns {'gone'} or {state, name, timestamp, atm, failedReason, eventId,
  * eventType, tenantId, correlationId, idempotencyKey, and for a DLQ entry the
  * record's attempts, reason and last error message} ('' for absent fields).
@@ -324,16 +368,17 @@ const readJobScript = `
 local rcall = redis.call
 if rcall('EXISTS', KEYS[1]) == 0 then return {'gone'} end
 local id = ARGV[1]
-local state = 'unknown'
+local state
 if rcall('ZSCORE', KEYS[2], id) then state = 'completed'
 elseif rcall('ZSCORE', KEYS[3], id) then state = 'failed'
 elseif rcall('ZSCORE', KEYS[4], id) then state = 'delayed'
 elseif rcall('ZSCORE', KEYS[5], id) then state = 'prioritized'
-elseif rcall('LPOS', KEYS[6], id) then state = 'active'
-elseif rcall('LPOS', KEYS[7], id) or rcall('LPOS', KEYS[8], id) then
-  if ARGV[3] ~= '1' and rcall('HEXISTS', KEYS[10], 'paused') == 1 then state = 'paused'
-  else state = 'waiting' end
-elseif rcall('ZSCORE', KEYS[9], id) then state = 'waiting-children' end
+elseif rcall('ZSCORE', KEYS[6], id) then state = 'waiting-children'
+elseif rcall('EXISTS', KEYS[9]) == 1 or rcall('LPOS', KEYS[7], id, 'MAXLEN', ARGV[4]) then
+  state = 'active'
+elseif rcall('HEXISTS', KEYS[1], 'finishedOn') == 1 then state = 'unknown'
+elseif ARGV[3] ~= '1' and rcall('HEXISTS', KEYS[8], 'paused') == 1 then state = 'paused'
+else state = 'waiting' end
 local max = tonumber(ARGV[2])
 local function text(value)
   if type(value) == 'string' then return string.sub(value, 1, max) end
@@ -385,7 +430,14 @@ function isDeadLetterQueue(queue: string): boolean {
   return queue.endsWith('.dlq');
 }
 
-/** The read script's 10 KEYS, then its ARGV. */
+/**
+ * Entries of a queue's active list the read script scans for a job without a
+ * lock (stalled) before calling it waiting: bounds the scan on a queue run
+ * with a very high concurrency.
+ */
+export const activeScanLimit = 1_000;
+
+/** The read script's 9 KEYS, then its ARGV. */
 function readJobArgs(prefix: string, queue: string, jobId: string): (string | number)[] {
   const base = `${prefix}:${queue}`;
   return [
@@ -394,18 +446,35 @@ function readJobArgs(prefix: string, queue: string, jobId: string): (string | nu
     `${base}:failed`,
     `${base}:delayed`,
     `${base}:prioritized`,
-    `${base}:active`,
-    `${base}:wait`,
-    `${base}:paused`,
     `${base}:waiting-children`,
+    `${base}:active`,
     `${base}:meta`,
+    `${base}:${jobId}:lock`,
     jobId,
     maxFoundFieldLength,
     isDeadLetterQueue(queue) ? '1' : '0',
+    activeScanLimit,
   ];
 }
 
-/** Runs the read script for each job in one pipeline, loading it once if Redis lacks it. */
+/**
+ * Redis answered WRONGTYPE (the key holds someone else's value, or a script
+ * hit such a key): only that key's data is unusable, Redis itself is fine.
+ * Redis error replies start with their code; ioredis has no class per code.
+ */
+function isWrongTypeReply(error: Error): boolean {
+  return error.message.startsWith('WRONGTYPE');
+}
+
+/** A job whose read script failed on one of its keys (see isWrongTypeReply). */
+const unreadable = Symbol('unreadable');
+
+/**
+ * Runs the read script for each job in one pipeline, loading it once if
+ * Redis lacks it. A job whose reply is WRONGTYPE is `unreadable`; any other
+ * error (connection, timeout, NOPERM, BUSY ...) means Redis failed and is
+ * thrown, never reported as job states.
+ */
 async function readJobs(
   redis: Redis,
   prefix: string,
@@ -414,7 +483,7 @@ async function readJobs(
   const run = async (): Promise<[Error | null, unknown][]> => {
     const pipeline = redis.pipeline();
     for (const { queue, jobId } of jobs) {
-      pipeline.evalsha(readJobScriptSha, 10, ...readJobArgs(prefix, queue, jobId));
+      pipeline.evalsha(readJobScriptSha, 9, ...readJobArgs(prefix, queue, jobId));
     }
     return (await pipeline.exec()) ?? [];
   };
@@ -424,8 +493,9 @@ async function readJobs(
     replies = await run();
   }
   return replies.map(([error, value]) => {
-    if (error) throw error;
-    return value;
+    if (error === null) return value;
+    if (isWrongTypeReply(error)) return unreadable;
+    throw error;
   });
 }
 
@@ -436,6 +506,7 @@ function toFoundJob(
   reply: unknown,
 ): FoundJob {
   const deadLetter = isDeadLetterQueue(queue);
+  if (reply === unreadable) return { queue, jobId, deadLetter, state: 'unknown', matchedBy };
   const fields = Array.isArray(reply) ? reply.map((v) => (typeof v === 'string' ? v : '')) : [];
   const state = fields[0] ?? '';
   const found: FoundJob = {
@@ -468,9 +539,16 @@ function toFoundJob(
  * Finds the jobs an id names, across every queue and DLQ the index knows:
  * looks `id` up under each kind (or `kinds`), merges the members (a job named
  * under several kinds is returned once, with every kind in `matchedBy`),
- * keeps the `limit` most recently indexed, and reads each one's state and
- * fields in one pipelined round trip. Newest first. Two round trips in all
- * (three the first time a Redis runs the read script).
+ * keeps the `limit` latest-expiring, and reads each one's state and fields in
+ * one pipelined round trip. Order: latest expiry first, which is newest first
+ * among jobs indexed with one retention; with the default retentions a DLQ
+ * entry of the last 29 days comes before the queue jobs. Two round trips in
+ * all (three the first time a Redis runs the read script); each job's read
+ * is O(1) in the queue's backlog (see readJobScript).
+ *
+ * A key holding someone else's value (WRONGTYPE) does not fail the search:
+ * an index key like that adds no jobs, a job like that is 'unknown'. Any
+ * other Redis error is thrown.
  */
 export async function findJobs(redis: Redis, options: FindJobsOptions): Promise<FoundJob[]> {
   const { prefix, id } = options;
@@ -502,7 +580,10 @@ export async function findJobs(redis: Redis, options: FindJobsOptions): Promise<
   const replies = (await pipeline.exec()) ?? [];
   const merged = new Map<string, { score: number; matchedBy: JobIndexKind[] }>();
   replies.forEach(([error, value], index) => {
-    if (error) throw error;
+    if (error) {
+      if (isWrongTypeReply(error)) return;
+      throw error;
+    }
     const kind = uniqueKinds[index]!;
     const flat = Array.isArray(value) ? (value as string[]) : [];
     for (let i = 0; i + 1 < flat.length; i += 2) {

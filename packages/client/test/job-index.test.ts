@@ -230,6 +230,149 @@ describe('job search index', () => {
     });
   });
 
+  describe('reading states on a large backlog', () => {
+    /** Every command Redis runs (scripts' calls included) while `action` runs. */
+    async function commandsDuring(action: () => Promise<unknown>): Promise<string[][]> {
+      const watcher = new Redis(server.url, { maxRetriesPerRequest: 1 });
+      const monitor = await watcher.monitor();
+      const seen: string[][] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+      try {
+        await action();
+        const marker = `end-${Math.random()}`;
+        await fx.admin.echo(marker);
+        await waitFor(() => seen.some((args) => args[1] === marker), { timeoutMs: 5_000 });
+        return seen;
+      } finally {
+        monitor.disconnect();
+        watcher.disconnect();
+      }
+    }
+
+    it('never scans the wait list, and bounds the active-list scan', async () => {
+      fx = await openPublisherFixture(server);
+      const published = await fx.publisher.publish(signedUp('u_1', { tenantId: 'acme' }));
+      // 20 000 jobs added after it: with LPOS from the head, it sits at position 20 000.
+      const notifications = new Queue('notifications', { connection: fx.admin, prefix: fx.prefix });
+      try {
+        for (let start = 0; start < 20_000; start += 1_000) {
+          await notifications.addBulk(
+            Array.from({ length: 1_000 }, (_, i) => ({ name: 'filler', data: { i: start + i } })),
+          );
+        }
+      } finally {
+        await notifications.close();
+      }
+      let found: FoundJob[] = [];
+      const commands = await commandsDuring(async () => {
+        found = await findJobs(fx.admin, { prefix: fx.prefix, id: published.eventId });
+      });
+      expect(found.map((job) => [job.queue, job.state]).sort()).toEqual([
+        ['notifications', 'waiting'],
+        ['provisioning', 'waiting'],
+      ]);
+      const scans = commands.filter((args) => args[0]?.toLowerCase() === 'lpos');
+      expect(scans.filter((args) => args[1]?.endsWith(':wait'))).toEqual([]);
+      // One bounded look at each queue's active list (a stalled job keeps no lock).
+      expect(scans).toHaveLength(2);
+      for (const scan of scans) {
+        expect(scan[1]).toMatch(/:active$/);
+        expect(scan.slice(3)).toEqual(['MAXLEN', '1000']);
+      }
+    });
+
+    it('tells active (locked or stalled), paused, waiting and finished-but-unlisted jobs apart', async () => {
+      fx = await openPublisherFixture(server);
+      const [running, stalled, finished] = await Promise.all(
+        ['u_1', 'u_2', 'u_3'].map((user) => fx.publisher.publish(paymentFailed(user))),
+      );
+      const workerConnection = new Redis(server.url, { maxRetriesPerRequest: null });
+      const worker = new Worker('billing', null, {
+        connection: workerConnection,
+        prefix: fx.prefix,
+        lockDuration: 60_000,
+      });
+      try {
+        // BullMQ takes the oldest first: running, then stalled.
+        expect((await worker.getNextJob('token-1'))?.id).toBe(running!.eventId);
+        expect((await worker.getNextJob('token-2'))?.id).toBe(stalled!.eventId);
+        // A worker that died: its lock expired, the job is still in the active list.
+        await fx.admin.del(`${fx.prefix}:billing:${stalled!.eventId}:lock`);
+        // Finished, yet in neither finished set (someone trimmed the set by hand).
+        await fx.admin.hset(`${fx.prefix}:billing:${finished!.eventId}`, 'finishedOn', Date.now());
+        const stateOf = async (eventId: string) =>
+          (await findJobs(fx.admin, { prefix: fx.prefix, id: eventId }))[0]?.state;
+        expect(await stateOf(running!.eventId)).toBe('active');
+        expect(await stateOf(stalled!.eventId)).toBe('active');
+        expect(await stateOf(finished!.eventId)).toBe('unknown');
+        await fx.admin.hdel(`${fx.prefix}:billing:${finished!.eventId}`, 'finishedOn');
+        expect(await stateOf(finished!.eventId)).toBe('waiting');
+        const billing = new Queue('billing', { connection: fx.admin, prefix: fx.prefix });
+        try {
+          await billing.pause();
+          expect(await stateOf(finished!.eventId)).toBe('paused');
+        } finally {
+          await billing.close();
+        }
+      } finally {
+        await worker.close(true);
+        workerConnection.disconnect();
+      }
+    });
+  });
+
+  describe('when one key holds someone else’s value', () => {
+    it('reports that job as unknown and still answers for the others', async () => {
+      fx = await openPublisherFixture(server);
+      const published = await fx.publisher.publish(signedUp('u_1', { correlationId: 'flow-9' }));
+      await indexJobs(fx.admin, {
+        prefix: fx.prefix,
+        entries: [{ queue: 'billing', jobId: 'foreign', correlationId: 'flow-9' }],
+      });
+      // WRONGTYPE inside the read script for that one job only.
+      await fx.admin.set(`${fx.prefix}:billing:foreign`, 'not a job hash');
+      const found = await findJobs(fx.admin, { prefix: fx.prefix, id: 'flow-9' });
+      expect(found.map((job) => [job.queue, job.jobId, job.state]).sort()).toEqual([
+        ['billing', 'foreign', 'unknown'],
+        ['notifications', published.eventId, 'waiting'],
+        ['provisioning', published.eventId, 'waiting'],
+      ]);
+      expect(found.find((job) => job.jobId === 'foreign')).toEqual({
+        queue: 'billing',
+        jobId: 'foreign',
+        deadLetter: false,
+        state: 'unknown',
+        matchedBy: ['correlationId'],
+      });
+    });
+
+    it('skips an index key that is not a sorted set, and throws any other Redis error', async () => {
+      fx = await openPublisherFixture(server);
+      const published = await fx.publisher.publish(signedUp('u_1', { tenantId: 'acme' }));
+      // 'acme' as an idempotency key: someone else's string where that index key would be.
+      await fx.admin.set(jobIndexKey(fx.prefix, 'idempotencyKey', 'acme'), 'foreign');
+      const found = await findJobs(fx.admin, { prefix: fx.prefix, id: 'acme' });
+      expect(found.map((job) => job.jobId)).toEqual([published.eventId, published.eventId]);
+
+      // A user that may not run scripts: Redis refusing is an error, not "unknown" jobs.
+      const user = `reader-${Math.random().toString(36).slice(2)}`;
+      await fx.admin.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '+@all', '-evalsha', '-eval');
+      const limited = new Redis(server.url, {
+        username: user,
+        password: 'pw',
+        maxRetriesPerRequest: 1,
+      });
+      try {
+        await expect(findJobs(limited, { prefix: fx.prefix, id: 'acme' })).rejects.toThrow(
+          /NOPERM/,
+        );
+      } finally {
+        limited.disconnect();
+        await fx.admin.call('ACL', 'DELUSER', user);
+      }
+    });
+  });
+
   describe('retention', () => {
     const entry = (i: number, tenantId = 'acme'): JobIndexEntry => ({
       queue: 'notifications',
@@ -293,6 +436,104 @@ describe('job search index', () => {
         expect(ttl, key).toBeGreaterThan(0);
         expect(ttl, key).toBeLessThanOrEqual(60);
       }
+    });
+
+    describe('when a key mixes DLQ entries (kept 30 days) and queue jobs (24 h)', () => {
+      const day = 86_400_000;
+      const dlqEntry: JobIndexEntry = {
+        queue: 'billing.dlq',
+        jobId: 'ev-old',
+        eventId: 'ev-old',
+        correlationId: 'flow-1',
+        tenantId: 'acme',
+      };
+      const queueEntry = (jobId: string): JobIndexEntry => ({
+        queue: 'billing',
+        jobId,
+        eventId: 'ev-old',
+        correlationId: 'flow-1',
+        tenantId: 'acme',
+      });
+
+      it('keeps a two-day-old DLQ member and its key’s expiry when a 24 h write follows', async () => {
+        fx = await openPublisherFixture(server);
+        const now = Date.now();
+        // Two days ago: the job was published (24 h) and dead-lettered (30 days).
+        await indexJobs(fx.admin, {
+          prefix: fx.prefix,
+          entries: [queueEntry('ev-old')],
+          now: now - 2 * day,
+        });
+        await indexJobs(fx.admin, {
+          prefix: fx.prefix,
+          entries: [dlqEntry],
+          now: now - 2 * day,
+          retention: { ttlSeconds: 30 * 86_400 },
+        });
+        // Now: a replay job of the same event, with the queue jobs' 24 h.
+        await indexJobs(fx.admin, { prefix: fx.prefix, entries: [queueEntry('ev-old-r1')], now });
+
+        for (const [kind, value] of [
+          ['eventId', 'ev-old'],
+          ['correlationId', 'flow-1'],
+          ['tenantId', 'acme'],
+        ] as const) {
+          const key = jobIndexKey(fx.prefix, kind, value);
+          // The expired queue member went; the DLQ member stays, and expires 28 days from now.
+          const members = await fx.admin.zrange(key, '0', '-1', 'WITHSCORES');
+          expect(members, kind).toEqual([
+            'billing/ev-old-r1',
+            String(now + day),
+            'billing.dlq/ev-old',
+            String(now + 28 * day),
+          ]);
+          const ttl = await fx.admin.pttl(key);
+          expect(ttl, kind).toBeGreaterThan(28 * day - 60_000);
+          expect(ttl, kind).toBeLessThanOrEqual(28 * day);
+        }
+        const found = await findJobs(fx.admin, { prefix: fx.prefix, id: 'ev-old' });
+        expect(found.map((job) => `${job.queue}/${job.jobId}`)).toEqual([
+          'billing.dlq/ev-old',
+          'billing/ev-old-r1',
+        ]);
+      });
+
+      it('never shortens a member rewritten with a shorter retention', async () => {
+        fx = await openPublisherFixture(server);
+        const now = Date.now();
+        await indexJobs(fx.admin, {
+          prefix: fx.prefix,
+          entries: [dlqEntry],
+          now,
+          retention: { ttlSeconds: 30 * 86_400 },
+        });
+        await indexJobs(fx.admin, { prefix: fx.prefix, entries: [dlqEntry], now: now + 1_000 });
+        const key = jobIndexKey(fx.prefix, 'tenantId', 'acme');
+        expect(await fx.admin.zscore(key, 'billing.dlq/ev-old')).toBe(String(now + 30 * day));
+        expect(await fx.admin.pttl(key)).toBeGreaterThan(29 * day);
+      });
+
+      it('keeps the latest-expiring members when a tenant is over its bound', async () => {
+        fx = await openPublisherFixture(server);
+        const now = Date.now();
+        await indexJobs(fx.admin, {
+          prefix: fx.prefix,
+          entries: [dlqEntry],
+          now: now - day,
+          retention: { ttlSeconds: 30 * 86_400, maxPerTenant: 3 },
+        });
+        for (let i = 0; i < 5; i += 1) {
+          await indexJobs(fx.admin, {
+            prefix: fx.prefix,
+            entries: [{ queue: 'billing', jobId: `j${i}`, tenantId: 'acme' }],
+            now: now + i,
+            retention: { maxPerTenant: 3 },
+          });
+        }
+        expect(
+          await fx.admin.zrange(jobIndexKey(fx.prefix, 'tenantId', 'acme'), '0', '-1'),
+        ).toEqual(['billing/j3', 'billing/j4', 'billing.dlq/ev-old']);
+      });
     });
 
     it('expires keys after the idempotency window by default', async () => {

@@ -26,12 +26,19 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deadLetterQueueNameOf, type SubscriberName } from '@switchyard/events';
-import { indexJobs } from '@switchyard/client';
+import { indexJobs, type JobIndexRetention } from '@switchyard/client';
 import {
   deadLetterJobId,
   deadLetterJobOptions,
   type DeadLetterRecord,
 } from './dead-letter-record.js';
+
+/**
+ * How long the job search index keeps a DLQ entry: 30 days. DLQ entries stay
+ * until replayed or purged (deadLetterJobOptions), so they outlive the
+ * queue jobs' index retention (the idempotency window, 24 h by default).
+ */
+export const defaultDeadLetterIndexTtlSeconds = 30 * 86_400;
 
 export interface DeadLetterQueue {
   /** Pauses the DLQ (idempotent), so nothing ever consumes it. Called at worker start. */
@@ -52,6 +59,12 @@ export function openDeadLetterQueue(options: {
    * there; without a listener they go to console). The worker logs them.
    */
   onError?: (error: Error) => void;
+  /**
+   * Retention of the DLQ entries in the job search index (client's
+   * job-index.ts). Default: `ttlSeconds` = defaultDeadLetterIndexTtlSeconds
+   * (30 days), `maxPerTenant` 10 000.
+   */
+  jobIndex?: JobIndexRetention;
 }): DeadLetterQueue {
   const queue = new Queue<DeadLetterRecord>(deadLetterQueueNameOf(options.subscriber), {
     connection: options.redis,
@@ -88,6 +101,10 @@ export function openDeadLetterQueue(options: {
               tenantId: record.tenantId,
             },
           ],
+          retention: {
+            ...options.jobIndex,
+            ttlSeconds: options.jobIndex?.ttlSeconds ?? defaultDeadLetterIndexTtlSeconds,
+          },
         });
       } catch (error) {
         options.onError?.(error instanceof Error ? error : new Error(String(error)));

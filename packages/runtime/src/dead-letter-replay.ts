@@ -775,7 +775,11 @@ export function createDeadLetters(options: CreateDeadLettersOptions): DeadLetter
       }
     }
 
-    /** The job search index (client's job-index.ts): best effort, never fails the replay. */
+    /**
+     * The job search index (client's job-index.ts): best effort, never fails the replay.
+     * The replay job is a queue job, so it gets the queue jobs' retention (24 h by
+     * default); should it fail again, its own DLQ entry is indexed for the DLQ's.
+     */
     async function indexReplayJob(jobId: string, record: DeadLetterRecord): Promise<void> {
       try {
         await indexJobs(connection, {

@@ -17,6 +17,7 @@ import { deadLetterQueueNameOf, queueNameOf } from '@switchyard/events';
 import {
   flagArg,
   integerArg,
+  jsonText,
   noExtraPositionals,
   requirePositionals,
   writeJson,
@@ -31,7 +32,7 @@ import {
   selectionFromArgs,
 } from '../dead-letter-args.js';
 import { OperationError, UsageError } from '../errors.js';
-import { formatDuration, formatTable, oneLine } from '../format.js';
+import { formatDuration, formatTable, oneLine, printable } from '../format.js';
 import { createProgress } from '../progress.js';
 import { subscriberArg } from '../subscriber-arg.js';
 
@@ -181,15 +182,16 @@ Examples:
       ['worker', record.workerId],
     ];
     for (const [label, value] of fields) {
-      if (value !== undefined) stdout.write(`${`${label}:`.padEnd(17)}${value}\n`);
+      if (value !== undefined)
+        stdout.write(`${`${label}:`.padEnd(17)}${printable(String(value))}\n`);
     }
     stdout.write(`errors (${record.errors.length}):\n`);
     for (const error of record.errors) {
       stdout.write(
-        `  #${error.attempt} ${error.at} ${error.code} ${error.name}: ${oneLine(error.message, 200)}\n`,
+        `  #${error.attempt} ${oneLine(`${error.at} ${error.code} ${error.name}`, 200)}: ${oneLine(error.message, 200)}\n`,
       );
     }
-    stdout.write(`event:\n${JSON.stringify(record.event, null, 2)}\n`);
+    stdout.write(`event:\n${jsonText(record.event)}\n`);
     return 0;
   },
 };
@@ -286,7 +288,9 @@ Examples:
       );
     }
     for (const failure of result.failed)
-      stdout.write(`failed ${failure.id}: ${failure.code}: ${oneLine(failure.error, 200)}\n`);
+      stdout.write(
+        `failed ${oneLine(`${failure.id}: ${failure.code}`, 200)}: ${oneLine(failure.error, 200)}\n`,
+      );
     for (const id of result.missing) stdout.write(`missing ${id}\n`);
     return ok ? 0 : 1;
   },

@@ -2,7 +2,9 @@
  * `sy find <id>`: every job an eventId, correlationId, idempotency key or
  * tenantId names, across the subscriber queues and their DLQs, from the
  * client's job search index (`findJobs`). Jobs indexed before the index
- * existed, or longer ago than its retention (24 h by default), are not found.
+ * existed, or longer ago than their retention (queue jobs 24 h, DLQ entries
+ * 30 days by default), are not found. A Redis failure is exit 3, never
+ * reported as "no job found".
  */
 import {
   defaultFindJobsLimit,
@@ -22,7 +24,7 @@ import {
   type Command,
 } from '../command.js';
 import { OperationError, UsageError } from '../errors.js';
-import { formatDuration, formatTable, oneLine } from '../format.js';
+import { formatDuration, formatTable, oneLine, printable } from '../format.js';
 
 function kindsArg(values: string[]): JobIndexKind[] | undefined {
   if (values.length === 0) return undefined;
@@ -56,17 +58,20 @@ export const findCommand: Command = {
 
 Looks <id> up in the job search index, as an eventId, correlationId,
 idempotency key and tenant id at once, across every subscriber queue and
-its DLQ, and shows each job found with its current state, newest first.
-A job removed since it was indexed (completed and cleaned up, replayed or
-purged from a DLQ) shows as "gone". The index keeps jobs for the
-idempotency window (24 h by default) and the newest 10,000 per tenant.
+its DLQ, and shows each job found with its current state: DLQ entries
+first, then newest first. A job removed since it was indexed (completed
+and cleaned up, replayed or purged from a DLQ) shows as "gone". The index
+keeps queue jobs for the idempotency window (24 h by default), DLQ entries
+for 30 days, and 10,000 jobs per tenant. Surrounding whitespace of <id> is
+ignored.
 
 Options:
   --kind <k>    only look <id> up as ${jobIndexKinds.join(' | ')}; repeatable
   --limit <n>   most jobs shown, 1-${maxFindJobsLimit} (default ${defaultFindJobsLimit})
   --json        {"id", "jobs": [...]} instead of the table
 
-Exit codes: 0 jobs found, 1 nothing found (or Redis failed), 2 usage error.
+Exit codes: 0 jobs found, 1 nothing found, 2 usage error, 3 Redis
+unreachable or failing.
 
 Examples:
   sy find 0192f1c4-5b6a-7c3d-8e9f-0a1b2c3d4e5f
@@ -79,14 +84,16 @@ Examples:
   },
   needsRedis: () => true,
   async run(args, { redis, config, clock, stdout }) {
-    const [id] = requirePositionals(args, ['id'], 'find');
+    const [rawId] = requirePositionals(args, ['id'], 'find');
     noExtraPositionals(args, 1, 'find');
-    if (id!.trim() === '') throw new UsageError('find: <id> must not be empty');
+    // As the dashboard's search does: a pasted id often carries a newline or spaces.
+    const id = rawId!.trim();
+    if (id === '') throw new UsageError('find: <id> must not be empty');
     const kinds = kindsArg(stringsArg(args, 'kind'));
     const limit = integerArg(args, 'limit', 1, maxFindJobsLimit) ?? defaultFindJobsLimit;
     const jobs = await findJobs(redis!, {
       prefix: config.prefix,
-      id: id!,
+      id,
       limit,
       ...(kinds === undefined ? {} : { kinds }),
     });
@@ -96,7 +103,7 @@ Examples:
     }
     if (jobs.length === 0) {
       throw new OperationError(
-        `no job found for ${JSON.stringify(id)}${kinds === undefined ? '' : ` as ${kinds.join(' or ')}`} (the index keeps jobs for the idempotency window)`,
+        `no job found for ${printable(JSON.stringify(id))}${kinds === undefined ? '' : ` as ${kinds.join(' or ')}`} (the index keeps queue jobs for the idempotency window, DLQ entries 30 days)`,
       );
     }
     const nowMs = clock.now();
@@ -109,7 +116,9 @@ Examples:
     const dead = jobs.filter((job) => job.deadLetter && job.state !== 'gone');
     for (const job of dead) {
       stdout.write(
-        `${job.queue} ${job.jobId}: ${oneLine(job.failedReason ?? 'dead-lettered', 120)} (sy dlq show ${job.queue.slice(0, -'.dlq'.length)} ${job.jobId})\n`,
+        printable(
+          `${job.queue} ${job.jobId}: ${oneLine(job.failedReason ?? 'dead-lettered', 120)} (sy dlq show ${job.queue.slice(0, -'.dlq'.length)} ${job.jobId})`,
+        ) + '\n',
       );
     }
     if (jobs.length === limit) stdout.write(`(first ${limit}; raise --limit for more)\n`);
