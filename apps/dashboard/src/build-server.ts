@@ -5,14 +5,22 @@
  * Request path (one onRequest hook on the root, so it runs for every route,
  * Bull Board's API and static files, our pages and unknown paths alike):
  * 1. GET/HEAD /healthz and /readyz pass: they hold nothing.
- * 2. Everything else needs HTTP Basic credentials of a configured user,
- *    else 401 with `WWW-Authenticate: Basic`.
- * 3. A mutating request (any method but GET and HEAD) needs the admin role
+ * 2. Everything else must be addressed to a known Host (check-host.ts),
+ *    else 421, before any credential is looked at.
+ * 3. Then it needs HTTP Basic credentials of a configured user, else 401
+ *    with `WWW-Authenticate: Basic`; 429 when this client failed too often
+ *    lately, 503 when every credential-check slot is taken (both with
+ *    Retry-After, both without checking anything).
+ * 4. A mutating request (any method but GET and HEAD) needs the admin role
  *    (viewer: 403) and must be same-origin (check-same-origin.ts, else 403).
  * Then the route runs; an onSend hook adds the security headers to every
- * answer. Bull Board is mounted at `/`; viewers get the same board with every
- * queue marked read-only in its API answers, so it shows no buttons that
- * would fail.
+ * answer. URLs fastify's router refuses before any hook (bad percent-encoding:
+ * 400; a path parameter over `maxParamLength`: 414) go through
+ * `frameworkErrors`, which applies steps 2 and 3 first and adds the same
+ * headers, so they too tell nothing to a client without a login.
+ * Bull Board is mounted at `/`; viewers get the same board with every queue
+ * marked read-only in its API answers, so it shows no buttons that would
+ * fail.
  */
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -25,6 +33,7 @@ import type { Redis } from 'ioredis';
 import { findJobs, type FoundJob, type JobIndexKind } from '@switchyard/client';
 import type { Logger } from '@switchyard/observability';
 import { sameOriginProblem } from './check-same-origin.js';
+import { allowedHosts, hostProblem } from './check-host.js';
 import { createAuthenticator, type Authenticator, type Principal } from './create-authenticator.js';
 import { dashboardQueues } from './dashboard-queues.js';
 import type { DashboardConfig } from './env.js';
@@ -62,6 +71,8 @@ export const publicPaths: ReadonlySet<string> = new Set(['/healthz', '/readyz'])
 /** Methods that never change anything; every other method is "mutating". */
 export const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 export const authRealm = 'Switchyard dashboard';
+/** Longest path parameter (queue name, job id) the router accepts; longer answers 414. */
+export const maxParamLength = 512;
 
 /** Folder of the installed @bull-board/ui (its dist/ holds the page and static files we serve). */
 export function bullBoardUiPath(): string {
@@ -74,6 +85,18 @@ function sendError(reply: FastifyReply, status: number, code: string, message: s
   return reply.code(status).send({ error: { code, message } });
 }
 
+/** Why a request is not let in: the answer to send instead. */
+interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  headers: Record<string, string>;
+}
+
+function refuse(reply: FastifyReply, refusal: Refusal) {
+  return sendError(reply.headers(refusal.headers), refusal.status, refusal.code, refusal.message);
+}
+
 export function buildServer(options: BuildServerOptions) {
   const { config, redis, logger } = options;
   const draining = options.draining ?? (() => false);
@@ -83,6 +106,46 @@ export function buildServer(options: BuildServerOptions) {
   const headers = securityHeaders(contentSecurityPolicy(inlineStyleHashes(uiBasePath)));
   const registeredRoutes: RegisteredRoute[] = [];
   const principals = new WeakMap<FastifyRequest, Principal>();
+  const hosts = allowedHosts(config);
+
+  /** Steps 2 and 3 of the request path: the principal, or the refusal to send. */
+  async function admit(request: FastifyRequest): Promise<Principal | Refusal> {
+    const misdirected = hostProblem(request.host, hosts);
+    if (misdirected !== undefined) {
+      request.log.warn(
+        { host: request.host, url: request.url },
+        'request for an unknown Host refused',
+      );
+      return { status: 421, code: 'SY_ERR_UNKNOWN_HOST', message: misdirected, headers: {} };
+    }
+    const outcome = await authenticate(request.headers.authorization, request.ip);
+    switch (outcome.outcome) {
+      case 'signed-in':
+        return outcome.principal;
+      case 'refused':
+        return {
+          status: 401,
+          code: 'SY_ERR_UNAUTHORIZED',
+          message: 'sign in with a dashboard user (HTTP Basic)',
+          headers: { 'www-authenticate': `Basic realm="${authRealm}", charset="UTF-8"` },
+        };
+      case 'throttled':
+        request.log.warn({ client: request.ip }, 'too many failed logins: refusing this client');
+        return {
+          status: 429,
+          code: 'SY_ERR_TOO_MANY_FAILED_LOGINS',
+          message: `too many failed logins from this address; try again in ${outcome.retryAfterSeconds} s`,
+          headers: { 'retry-after': String(outcome.retryAfterSeconds) },
+        };
+      case 'busy':
+        return {
+          status: 503,
+          code: 'SY_ERR_LOGIN_BUSY',
+          message: 'too many logins are being checked at once; try again shortly',
+          headers: { 'retry-after': String(outcome.retryAfterSeconds) },
+        };
+    }
+  }
 
   const app = Fastify({
     loggerInstance: logger,
@@ -90,6 +153,36 @@ export function buildServer(options: BuildServerOptions) {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: false,
+    routerOptions: { maxParamLength },
+    // The router refused the URL before any hook ran: check Host and login
+    // here, and add what onSend would have added.
+    frameworkErrors: (error, request, reply) => {
+      void reply.headers(headers).header('cache-control', 'no-store');
+      if (draining()) void reply.header('connection', 'close');
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      admit(request).then(
+        (admitted) => {
+          if ('status' in admitted) return refuse(reply, admitted);
+          return tooLong
+            ? sendError(
+                reply,
+                414,
+                'SY_ERR_URL_TOO_LONG',
+                `a path segment is longer than ${maxParamLength} characters`,
+              )
+            : sendError(
+                reply,
+                400,
+                'SY_ERR_BAD_URL',
+                'the URL is not valid (bad percent-encoding)',
+              );
+        },
+        (failure: unknown) => {
+          request.log.error({ err: failure }, 'request failed');
+          return sendError(reply, 500, 'SY_ERR_INTERNAL', 'internal error');
+        },
+      );
+    },
   });
 
   // First hook of all, so every route any plugin registers is listed.
@@ -99,16 +192,9 @@ export function buildServer(options: BuildServerOptions) {
 
   app.addHook('onRequest', async (request, reply) => {
     if (safeMethods.has(request.method) && publicPaths.has(pathOf(request.url))) return;
-    const principal = await authenticate(request.headers.authorization);
-    if (principal === undefined) {
-      void reply.header('www-authenticate', `Basic realm="${authRealm}", charset="UTF-8"`);
-      return sendError(
-        reply,
-        401,
-        'SY_ERR_UNAUTHORIZED',
-        'sign in with a dashboard user (HTTP Basic)',
-      );
-    }
+    const admitted = await admit(request);
+    if ('status' in admitted) return refuse(reply, admitted);
+    const principal = admitted;
     principals.set(request, principal);
     if (safeMethods.has(request.method)) return;
     if (principal.role !== 'admin') {
@@ -140,8 +226,13 @@ export function buildServer(options: BuildServerOptions) {
   app.addHook('onSend', (_request, reply, payload, done) => {
     void reply.headers(headers);
     // Answers carry queue data behind a login: no shared or stored caches.
-    // Bull Board's static files keep the caching @fastify/static gives them.
-    if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
+    // Bull Board's static files keep the revalidation @fastify/static gives
+    // them, but as `private`: no shared cache may store an answer to a login.
+    const cacheControl = reply.getHeader('cache-control');
+    if (cacheControl === undefined) void reply.header('cache-control', 'no-store');
+    else if (/\bpublic\b/i.test(String(cacheControl))) {
+      void reply.header('cache-control', String(cacheControl).replace(/\bpublic\b/gi, 'private'));
+    }
     if (draining()) void reply.header('connection', 'close');
     done(null, payload);
   });
@@ -194,15 +285,15 @@ export function buildServer(options: BuildServerOptions) {
         // Defence in depth: the onRequest hook already refused these.
         before: async ({ method, request }) => {
           if (safeMethods.has(method.toUpperCase())) return;
-          const principal = await authenticate(headerOf(request.headers, 'authorization'));
-          if (principal?.role === 'admin') return;
+          const outcome = await authenticate(headerOf(request.headers, 'authorization'));
+          if (outcome.outcome === 'signed-in' && outcome.principal.role === 'admin') return;
           return { allow: false, status: 403, message: 'read-only user' };
         },
         // Viewers see every queue read-only, so the UI offers no action that would answer 403.
         after: async (context, result) => {
           if (context.route !== '/api/queues') return result;
-          const principal = await authenticate(headerOf(context.request.headers, 'authorization'));
-          if (principal?.role === 'admin') return result;
+          const outcome = await authenticate(headerOf(context.request.headers, 'authorization'));
+          if (outcome.outcome === 'signed-in' && outcome.principal.role === 'admin') return result;
           const body = result.body as { queues?: Record<string, unknown>[] } | undefined;
           if (body?.queues === undefined) return result;
           return {
@@ -272,13 +363,17 @@ export function buildServer(options: BuildServerOptions) {
         limit: config.SEARCH_LIMIT,
       });
     } catch (error) {
+      // The error text stays in the log: it may name Redis hosts or keys.
       request.log.warn({ err: error }, 'search failed');
-      return reply.code(503).send(
-        renderSearchPage({
-          ...page,
-          error: error instanceof Error ? error.message : String(error),
-        }),
-      );
+      return reply
+        .code(503)
+        .header('retry-after', '5')
+        .send(
+          renderSearchPage({
+            ...page,
+            error: 'the job index could not be read (Redis did not answer); try again shortly',
+          }),
+        );
     }
     return renderSearchPage({ ...page, results });
   });

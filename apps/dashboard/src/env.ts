@@ -3,6 +3,7 @@
  * (`loadEnvOrExit`) and passed down frozen. A missing or bad variable stops
  * the process with a message naming it; passwords and hashes are never echoed.
  */
+import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { envFields } from '@switchyard/observability';
 import { parsePasswordHash, type PasswordHash } from './password-hash.js';
@@ -10,6 +11,10 @@ import { parsePasswordHash, type PasswordHash } from './password-hash.js';
 export const dashboardRoles = ['admin', 'viewer'] as const;
 /** admin: everything; viewer: reads only (every mutating request answers 403). */
 export type DashboardRole = (typeof dashboardRoles)[number];
+
+/** A DNS name or IPv4 address, as DASHBOARD_HOSTS takes it (no port). */
+const hostName =
+  /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
 
 /** A login name: no `:` (HTTP Basic splits on it) and nothing a log line could confuse. */
 const userName = /^[A-Za-z0-9_.@-]{1,64}$/;
@@ -102,6 +107,34 @@ export const dashboardEnvSchema = z
           origins.push(origin);
         }
         return Object.freeze(origins);
+      }),
+    /**
+     * Extra host names (no port) requests may be addressed to, comma-separated,
+     * e.g. `ops.example.com`; `*` answers any Host. Always answered: localhost,
+     * 127.0.0.1, [::1], HOST unless it is 0.0.0.0 or ::, and the host names of
+     * DASHBOARD_ORIGINS (check-host.ts). Default none.
+     */
+    DASHBOARD_HOSTS: z
+      .string()
+      .default('')
+      .transform((text, context) => {
+        const hosts: string[] = [];
+        for (const entry of text.split(',').map((part) => part.trim())) {
+          if (entry === '') continue;
+          if (
+            entry !== '*' &&
+            !hostName.test(entry) &&
+            !isIPv6(entry.replace(/^\[(.*)\]$/, '$1'))
+          ) {
+            context.addIssue({
+              code: 'custom',
+              message: `"${entry}" is not a host name like ops.example.com (no scheme, no port) or *`,
+            });
+            return z.NEVER;
+          }
+          hosts.push(entry);
+        }
+        return Object.freeze(hosts);
       }),
     /** BullMQ key prefix of the queues (the same as producer and workers). Default 'sy'. */
     QUEUE_PREFIX: z

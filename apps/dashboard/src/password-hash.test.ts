@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   hashPassword,
+  maxScryptMemoryBytes,
   parsePasswordHash,
   verifyPassword,
   type PasswordHash,
@@ -40,5 +41,21 @@ describe('password hashes', () => {
     ['scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaA==', /hash outside/],
   ])('refuses %s', (text, problem) => {
     expect(parsePasswordHash(text)).toMatch(problem);
+  });
+});
+
+describe('the memory cap', () => {
+  const salt = 'c2FsdHNhbHRzYWx0c2FsdA==';
+  const hash = 'aGFzaGhhc2hoYXNoaGFzaA==';
+
+  it('accepts a hash needing 64 MiB per check (128·N·r) and refuses more', () => {
+    expect(maxScryptMemoryBytes).toBe(64 * 1_048_576);
+    expect(typeof parsePasswordHash(`scrypt$65536$8$1$${salt}$${hash}`)).toBe('object');
+    expect(typeof parsePasswordHash(`scrypt$16384$32$1$${salt}$${hash}`)).toBe('object');
+    expect(parsePasswordHash(`scrypt$131072$8$1$${salt}$${hash}`)).toBe(
+      'needs 128 MiB per check (128·N·r); at most 64 MiB is accepted',
+    );
+    expect(parsePasswordHash(`scrypt$1048576$32$1$${salt}$${hash}`)).toMatch(/needs 4096 MiB/);
+    expect(parsePasswordHash(`scrypt$32768$32$1$${salt}$${hash}`)).toMatch(/needs 128 MiB/);
   });
 });

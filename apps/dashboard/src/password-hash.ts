@@ -9,7 +9,7 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 export interface PasswordHash {
-  /** CPU/memory cost: a power of two, 2^10 to 2^20. */
+  /** CPU/memory cost: a power of two, 2^10 to 2^20, with 128·N·r at most maxScryptMemoryBytes. */
   N: number;
   /** Block size, 1 to 32. */
   r: number;
@@ -21,7 +21,17 @@ export interface PasswordHash {
   hash: Buffer;
 }
 
-/** Parameters of new hashes. */
+/**
+ * Most memory one check may take (scrypt needs 128·N·r bytes): a configured
+ * hash above it is refused at start, so one login attempt cannot claim more.
+ */
+export const maxScryptMemoryBytes = 64 * 1_048_576;
+
+/** Memory scrypt needs for these parameters, in bytes. */
+export const scryptMemoryBytes = (hash: Pick<PasswordHash, 'N' | 'r'>): number =>
+  128 * hash.N * hash.r;
+
+/** Parameters of new hashes (32 MiB per check). */
 export const defaultHashParameters = { N: 2 ** 15, r: 8, p: 1, saltBytes: 16, hashBytes: 32 };
 
 const base64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -41,6 +51,9 @@ export function parsePasswordHash(text: string): PasswordHash | string {
   }
   if (!/^\d+$/.test(r) || R < 1 || R > 32) return 'has an r outside 1-32';
   if (!/^\d+$/.test(p) || P < 1 || P > 16) return 'has a p outside 1-16';
+  if (scryptMemoryBytes({ N, r: R }) > maxScryptMemoryBytes) {
+    return `needs ${scryptMemoryBytes({ N, r: R }) / 1_048_576} MiB per check (128·N·r); at most ${maxScryptMemoryBytes / 1_048_576} MiB is accepted`;
+  }
   if (!base64.test(salt) || !base64.test(hash)) return 'has a salt or hash that is not base64';
   const saltBytes = Buffer.from(salt, 'base64');
   const hashBytes = Buffer.from(hash, 'base64');

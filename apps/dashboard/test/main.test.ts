@@ -66,12 +66,14 @@ describe('dashboard process (dist/main.js)', () => {
 
   it('refuses a bad DASHBOARD_USERS entry, naming it without echoing the hash', async () => {
     const secretish = 'scrypt$16384$8$1$c2FsdHNhbHRzYWx0c2FsdA==$notbase64!!';
+    // 128·N·r = 1 GiB per check: one login attempt must not be able to claim that.
+    const memoryHungry = 'scrypt$1048576$8$1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaA==';
     app = await startApp({
       entry,
       env: {
         REDIS_URL: redisServer.url,
         DASHBOARD_PORT: String(await freePort()),
-        DASHBOARD_USERS: `alice:admin:${secretish},bob:owner:x`,
+        DASHBOARD_USERS: `alice:admin:${secretish},bob:owner:x,carol:viewer:${memoryHungry}`,
       },
     });
     expect(await app.exited).toBe(1);
@@ -81,6 +83,9 @@ describe('dashboard process (dist/main.js)', () => {
     );
     expect(output).toContain(
       'DASHBOARD_USERS: entry 2 (bob) has a role that is not admin or viewer',
+    );
+    expect(output).toContain(
+      'DASHBOARD_USERS: entry 3 (carol) needs 1024 MiB per check (128·N·r); at most 64 MiB is accepted',
     );
     expect(output).not.toContain('notbase64');
   });

@@ -3,7 +3,9 @@
  * (fastify's onRoute hook) and from @bull-board/ui's static files, so a new
  * route or asset cannot be left out: without credentials each answers 401,
  * a viewer gets 403 on each mutating one, and a cross-origin admin request
- * changes nothing. Real Redis, server in process (app.inject).
+ * changes nothing. URLs the router refuses before any hook, requests for an
+ * unknown Host, and floods of failed logins are checked here too. Real Redis,
+ * server in process (app.inject).
  */
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -13,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomPrefix, startRedis, unlinkPrefix, type RedisHandle } from '@switchyard/testkit';
 import {
   bullBoardUiPath,
+  maxParamLength,
   publicPaths,
   safeMethods,
   type DashboardServer,
@@ -54,6 +57,33 @@ function staticFiles(): string[] {
 
 /** The documented exceptions (docs/dashboard.md): they answer a status and nothing else. */
 const documentedPublicPaths = ['/healthz', '/readyz'];
+
+/** A fresh client address per call, so the sweeps stay under the per-client failure limit. */
+let lastAddress = 0;
+const nextAddress = (): string => {
+  lastAddress += 1;
+  return `198.51.${Math.floor(lastAddress / 250)}.${(lastAddress % 250) + 1}`;
+};
+
+/** URLs fastify's router refuses before any hook runs, with the status it gives a signed-in user. */
+const refusedByRouter = [
+  ['GET', '/queue/%', 400],
+  ['GET', '/static/%', 400],
+  ['GET', '/search%', 400],
+  ['PUT', '/api/queues/notifications/%/retry', 400],
+  ['GET', `/api/queues/${'q'.repeat(maxParamLength + 1)}/metrics`, 414],
+  ['GET', `/queue/x/${'j'.repeat(maxParamLength + 1)}`, 414],
+  ['PUT', `/api/queues/notifications/${'j'.repeat(maxParamLength + 1)}/retry`, 414],
+] as const;
+
+/** The headers onSend puts on every answer. */
+function expectSecurityHeaders(response: { headers: Record<string, unknown> }, what: string) {
+  expect(response.headers['content-security-policy'], what).toContain("default-src 'none'");
+  expect(response.headers['x-content-type-options'], what).toBe('nosniff');
+  expect(response.headers['x-frame-options'], what).toBe('DENY');
+  expect(response.headers['referrer-policy'], what).toBe('same-origin');
+  expect(response.headers['cache-control'], what).toBe('no-store');
+}
 
 const routes = (): readonly RegisteredRoute[] => app.registeredRoutes;
 const isPublic = (route: RegisteredRoute) =>
@@ -133,7 +163,7 @@ describe('without credentials', () => {
     expect(answers.length).toBeGreaterThan(50);
   });
 
-  it('answers 401 for every static file of Bull Board (which an admin gets with 200)', async () => {
+  it('answers 401 for every static file of Bull Board (which an admin gets with 200, privately cached)', async () => {
     for (const path of staticFiles()) {
       const anonymous = await app.inject({ method: 'GET', url: path });
       expect(anonymous.statusCode, path).toBe(401);
@@ -144,6 +174,9 @@ describe('without credentials', () => {
         headers: { authorization: basic(admin.user, admin.password) },
       });
       expect(signedIn.statusCode, path).toBe(200);
+      // No shared cache may store an answer to a login.
+      expect(signedIn.headers['cache-control'], path).toMatch(/^private\b/);
+      expect(signedIn.headers['cache-control'], path).not.toContain('public');
     }
   });
 
@@ -171,8 +204,167 @@ describe('with wrong credentials', () => {
         method: route.method as InjectMethod,
         url: concrete(route.url),
         headers: { host, origin: ownOrigin, authorization },
+        remoteAddress: nextAddress(),
       });
       expect(response.statusCode, `${route.method} ${route.url}`).toBe(401);
+    }
+  });
+});
+
+describe('URLs the router refuses before any hook', () => {
+  it('answer 401 with a Basic challenge and the security headers without a valid login', async () => {
+    for (const [method, url] of refusedByRouter) {
+      for (const authorization of [undefined, basic(admin.user, 'not-the-password')]) {
+        const response = await app.inject({
+          method,
+          url,
+          headers: { host, ...(authorization === undefined ? {} : { authorization }) },
+          remoteAddress: nextAddress(),
+        });
+        const what = `${method} ${url.slice(0, 40)} ${authorization === undefined ? 'anonymous' : 'wrong password'}`;
+        expect(response.statusCode, what).toBe(401);
+        expect(response.headers['www-authenticate'], what).toBe(
+          'Basic realm="Switchyard dashboard", charset="UTF-8"',
+        );
+        expect(response.json<{ error: { code: string } }>().error.code).toBe('SY_ERR_UNAUTHORIZED');
+        expectSecurityHeaders(response, what);
+      }
+    }
+  });
+
+  it('answer 400 or 414 with the security headers to a signed-in user, and 421 to an unknown Host', async () => {
+    for (const [method, url, status] of refusedByRouter) {
+      const what = `${method} ${url.slice(0, 40)}`;
+      const response = await app.inject({
+        method,
+        url,
+        headers: { host, authorization: basic(viewer.user, viewer.password) },
+      });
+      expect(response.statusCode, what).toBe(status);
+      expect(response.json<{ error: { code: string } }>().error.code).toBe(
+        status === 414 ? 'SY_ERR_URL_TOO_LONG' : 'SY_ERR_BAD_URL',
+      );
+      expect(response.body, what).not.toContain('q'.repeat(50));
+      expectSecurityHeaders(response, what);
+      const misdirected = await app.inject({
+        method,
+        url,
+        headers: { host: 'evil.example:3001', authorization: basic(viewer.user, viewer.password) },
+      });
+      expect(misdirected.statusCode, what).toBe(421);
+      expectSecurityHeaders(misdirected, what);
+    }
+  });
+
+  it('route a job id of maxParamLength characters like any other', async () => {
+    const response = await app.inject({
+      method: 'GET',
+      url: `/api/queues/notifications/${'j'.repeat(maxParamLength)}`,
+      headers: { authorization: basic(viewer.user, viewer.password) },
+    });
+    expect(response.statusCode).not.toBe(414);
+    expect(response.statusCode).toBeLessThan(500);
+  });
+});
+
+describe('a request addressed to an unknown Host (DNS rebinding)', () => {
+  it('answers 421 with the reason, before any login check, and changes nothing', async () => {
+    const rebound = 'attacker.example:3001';
+    for (const route of routes()) {
+      if (isPublic(route)) continue;
+      const response = await app.inject({
+        method: route.method as InjectMethod,
+        url: concrete(route.url),
+        // What a rebound page sends: its own name as Host and Origin, and a valid login.
+        headers: {
+          host: rebound,
+          origin: `http://${rebound}`,
+          authorization: basic(admin.user, admin.password),
+        },
+        payload: {},
+      });
+      expect(response.statusCode, `${route.method} ${route.url}`).toBe(421);
+      if (route.method === 'HEAD') continue;
+      expect(response.json<{ error: { code: string; message: string } }>().error).toEqual({
+        code: 'SY_ERR_UNKNOWN_HOST',
+        message: 'Host "attacker.example" is not a name of this dashboard (DASHBOARD_HOSTS)',
+      });
+      expect(response.headers['www-authenticate']).toBeUndefined();
+    }
+    await expectNothingChanged();
+  });
+
+  it('still answers the health endpoints, and the loopback names and DASHBOARD_HOSTS', async () => {
+    for (const url of ['/healthz', '/readyz']) {
+      const response = await app.inject({ method: 'GET', url, headers: { host: 'a.example' } });
+      expect(response.statusCode, url).toBe(200);
+    }
+    for (const name of ['localhost:3001', '127.0.0.1:3001', '[::1]:3001', 'DASHBOARD.test']) {
+      const response = await app.inject({
+        method: 'GET',
+        url: '/api/queues',
+        headers: { host: name, authorization: basic(viewer.user, viewer.password) },
+      });
+      expect(response.statusCode, name).toBe(200);
+    }
+  });
+});
+
+describe('failed logins', () => {
+  it('from one address: after 10 in a minute, 429 with Retry-After and nothing checked', async () => {
+    const address = nextAddress();
+    const attempt = (password: string) =>
+      app.inject({
+        method: 'GET',
+        url: '/api/queues',
+        headers: { host, authorization: basic(viewer.user, password) },
+        remoteAddress: address,
+      });
+    for (let failure = 1; failure <= 10; failure += 1) {
+      expect((await attempt(`guess-${failure}`)).statusCode, `guess ${failure}`).toBe(401);
+    }
+    const refused = await attempt('guess-11');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json<{ error: { code: string } }>().error.code).toBe(
+      'SY_ERR_TOO_MANY_FAILED_LOGINS',
+    );
+    const retryAfter = Number(refused.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused.headers['www-authenticate']).toBeUndefined();
+    expect(refused.headers['content-security-policy']).toContain("default-src 'none'");
+    // Another address is not affected.
+    const other = await app.inject({
+      method: 'GET',
+      url: '/api/queues',
+      headers: { host, authorization: basic(viewer.user, 'guess-12') },
+      remoteAddress: nextAddress(),
+    });
+    expect(other.statusCode).toBe(401);
+  });
+
+  it('in a burst: beyond the check slots, 503 with Retry-After instead of more scrypt work', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 24 }, (_, index) =>
+        app.inject({
+          method: 'GET',
+          url: '/api/queues',
+          headers: { host, authorization: basic(`made-up-${index}`, `guess-${index}`) },
+          remoteAddress: nextAddress(),
+        }),
+      ),
+    );
+    const statuses = responses.map((response) => response.statusCode);
+    expect(
+      statuses.every((status) => status === 401 || status === 503),
+      String(statuses),
+    ).toBe(true);
+    expect(statuses.filter((status) => status === 401).length).toBeGreaterThanOrEqual(2);
+    const busy = responses.filter((response) => response.statusCode === 503);
+    expect(busy.length, String(statuses)).toBeGreaterThan(0);
+    for (const response of busy) {
+      expect(response.headers['retry-after']).toBe('1');
+      expect(response.json<{ error: { code: string } }>().error.code).toBe('SY_ERR_LOGIN_BUSY');
     }
   });
 });

@@ -38,6 +38,8 @@ export async function dashboardEnv(
     DASHBOARD_USER: admin.user,
     DASHBOARD_PASSWORD: admin.password,
     DASHBOARD_USERS: await viewerEntry(),
+    // The name the in-process suites address the dashboard by; loopback names are always allowed.
+    DASHBOARD_HOSTS: 'dashboard.test',
     LOG_LEVEL: 'silent',
   };
 }
