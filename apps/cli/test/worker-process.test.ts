@@ -131,6 +131,9 @@ describe('sy dlq replay with a worker running', () => {
     }
     expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(205);
     expect(run.elapsedMs).toBeGreaterThanOrEqual(4_900);
+    console.log(
+      `[replay] 1,000 entries at 200/s: added over ${spreadMs} ms, command took ${Math.round(run.elapsedMs)} ms, busiest second ${Math.max(...perSecond.values())}`,
+    );
 
     // Each side effect happened exactly once: one welcome e-mail per event, never repeated.
     const ledger = await waitFor(
