@@ -6,7 +6,7 @@
  * call them in-process.
  */
 import type { ParseArgsConfig } from 'node:util';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@switchyard/client';
 import type { CliConfig } from './config.js';
 import { UsageError } from './errors.js';
 
@@ -38,7 +38,7 @@ export interface ParsedArgs {
 export interface CommandContext {
   config: Readonly<CliConfig>;
   /** The connection for this run; undefined for commands that said they need none. */
-  redis: Redis | undefined;
+  redis: RedisConnection | undefined;
   stdout: Writer;
   stderr: Writer;
   /** stderr is a terminal: draw a progress bar instead of progress lines. */

@@ -2,6 +2,13 @@
  * Connection settings, read once: flags win over the environment. Each value
  * is zod-checked; a bad one is a UsageError naming the flag or variable.
  */
+import {
+  RedisUrlError,
+  parseRedisUrl,
+  redisTopologyOf,
+  queuePrefixClusterProblem,
+  redactRedisUrl,
+} from '@switchyard/client';
 import { z } from 'zod';
 import { UsageError } from './errors.js';
 
@@ -11,8 +18,28 @@ export const defaultRedisUrl = 'redis://127.0.0.1:6379';
 export const defaultQueuePrefix = 'sy';
 
 const redisUrl = z
-  .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
-  .max(2048);
+  .string()
+  .max(2048)
+  .superRefine((url, context) => {
+    if (redisTopologyOf(url) === undefined) {
+      context.addIssue({
+        code: 'custom',
+        message: 'must be a redis://, rediss://, redis+cluster:// or redis+sentinel:// URL',
+      });
+      return;
+    }
+    try {
+      parseRedisUrl(url);
+    } catch (error) {
+      context.addIssue({
+        code: 'custom',
+        message:
+          error instanceof RedisUrlError
+            ? `is not usable: ${error.message.replace(/^REDIS_URL:? /, '')}`
+            : 'is not a Redis URL',
+      });
+    }
+  });
 // BullMQ joins keys with ':'; a prefix with ':' or spaces would read other keys.
 const queuePrefix = z
   .string()
@@ -46,24 +73,22 @@ export function readConfig({ env, redisFlag, prefixFlag }: ConfigInput): Readonl
   const envUrl = env.REDIS_URL === '' ? undefined : env.REDIS_URL;
   const envPrefix = env.QUEUE_PREFIX === '' ? undefined : env.QUEUE_PREFIX;
   const redisUrlSource = redisFlag === undefined ? 'REDIS_URL' : '--redis';
-  return Object.freeze({
+  const prefixSource = prefixFlag === undefined ? 'QUEUE_PREFIX' : '--prefix';
+  const config: CliConfig = {
     redisUrl: check(redisUrl, redisFlag ?? envUrl ?? defaultRedisUrl, redisUrlSource),
     redisUrlSource,
-    prefix: check(
-      queuePrefix,
-      prefixFlag ?? envPrefix ?? defaultQueuePrefix,
-      prefixFlag === undefined ? 'QUEUE_PREFIX' : '--prefix',
-    ),
+    prefix: check(queuePrefix, prefixFlag ?? envPrefix ?? defaultQueuePrefix, prefixSource),
+  };
+  // The same refusal as the apps' (a cluster needs a hash-tagged prefix), in the CLI's terms.
+  const problem = queuePrefixClusterProblem(config.redisUrl, config.prefix, {
+    prefix: prefixSource,
+    url: redisUrlSource,
   });
+  if (problem !== undefined) throw new UsageError(`${prefixSource} ${problem}`);
+  return Object.freeze(config);
 }
 
-/** The URL with its password replaced by `***`, for messages. */
+/** The URL with its passwords replaced by `***`, for messages. */
 export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return url;
-  }
+  return redactRedisUrl(url).replace(/\/$/, '');
 }

@@ -3,7 +3,8 @@
  * reconnects, one retry per command, so an unreachable or vanished Redis is a
  * clear error within `connectTimeoutMs` instead of a hang.
  */
-import { Redis, ReplyError } from 'ioredis';
+import { createRedisConnection, type RedisConnection } from '@switchyard/client';
+import { ReplyError } from 'ioredis';
 import { redactUrl, type CliConfig } from './config.js';
 import { RedisError, RedisUnreachableError } from './errors.js';
 
@@ -25,7 +26,7 @@ function isReplyError(error: Error): boolean {
  */
 export function redisFailureOf(
   error: unknown,
-  redis: Redis,
+  redis: RedisConnection,
   config: Pick<CliConfig, 'redisUrl'>,
 ): RedisError | undefined {
   if (!(error instanceof Error)) return undefined;
@@ -43,14 +44,13 @@ export function redisFailureOf(
 export async function connectRedis(
   config: Pick<CliConfig, 'redisUrl' | 'redisUrlSource'>,
   connectTimeoutMs = defaultConnectTimeoutMs,
-): Promise<Redis> {
-  const redis = new Redis(config.redisUrl, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: connectTimeoutMs,
-    commandTimeout: commandTimeoutMs,
-    retryStrategy: () => null,
+): Promise<RedisConnection> {
+  // 'one-shot': connects on connect() below and never reconnects.
+  const redis = createRedisConnection({
+    url: config.redisUrl,
+    profile: 'one-shot',
+    connectTimeoutMs,
+    commandTimeoutMs,
     connectionName: 'sy-cli',
   });
   let lastError: unknown;

@@ -52,8 +52,9 @@ const globalOptions = {
 } as const satisfies ParseArgsOptionsConfig;
 
 const globalUsage = `Global options:
-  --redis <url>     Redis of the queues (env REDIS_URL, default redis://127.0.0.1:6379)
-  --prefix <p>      BullMQ key prefix (env QUEUE_PREFIX, default sy)
+  --redis <url>     Redis of the queues (env REDIS_URL, default redis://127.0.0.1:6379);
+                    also redis+cluster://h:p,h:p and redis+sentinel://h:p/<master>
+  --prefix <p>      BullMQ key prefix (env QUEUE_PREFIX, default sy); {sy} on a cluster
   --json            machine-readable output on stdout
   --debug           print stacks with errors
   -h, --help        this text, or a command's with sy <command> --help`;

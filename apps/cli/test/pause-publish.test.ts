@@ -120,7 +120,7 @@ describe('sy itself', () => {
     const badEnv = await cli.run(['queues'], { env: { REDIS_URL: 'http://x' } });
     expect(badEnv).toMatchObject({ code: 2 });
     expect(badEnv.stderr).toMatch(
-      /^sy: REDIS_URL "http:\/\/x" must be a redis:\/\/ or rediss:\/\/ URL\n$/,
+      /^sy: REDIS_URL "http:\/\/x" must be a redis:\/\/, rediss:\/\/, redis\+cluster:\/\/ or redis\+sentinel:\/\/ URL\n$/,
     );
     const badFlag = await cli.run(['queues', '--prefix', 'a b']);
     expect(badFlag.code).toBe(2);

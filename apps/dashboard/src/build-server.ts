@@ -29,15 +29,19 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { Queue } from 'bullmq';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
-import { findJobs, type FoundJob, type JobIndexKind } from '@switchyard/client';
+import {
+  findJobs,
+  isRedisReachable,
+  type FoundJob,
+  type JobIndexKind,
+  type RedisConnection,
+} from '@switchyard/client';
 import type { Logger } from '@switchyard/observability';
 import { sameOriginProblem } from './check-same-origin.js';
 import { allowedHosts, hostProblem } from './check-host.js';
 import { createAuthenticator, type Authenticator, type Principal } from './create-authenticator.js';
 import { dashboardQueues } from './dashboard-queues.js';
 import type { DashboardConfig } from './env.js';
-import { isRedisReachable } from './is-redis-reachable.js';
 import {
   jobIndexKinds,
   maxSearchQueryLength,
@@ -50,7 +54,7 @@ import { contentSecurityPolicy, inlineStyleHashes, securityHeaders } from './sec
 export interface BuildServerOptions {
   config: DashboardConfig;
   /** Fail-fast connection (see createRedisConnection) for the board's queues, search and readiness; the caller closes it. */
-  redis: Redis;
+  redis: RedisConnection;
   logger: Logger;
   /** True once shutdown began: /readyz answers 503. Default: never. */
   draining?: () => boolean;

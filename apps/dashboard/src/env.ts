@@ -5,6 +5,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { refineQueuePrefixForCluster } from '@switchyard/client';
 import { envFields } from '@switchyard/observability';
 import { parsePasswordHash, type PasswordHash } from './password-hash.js';
 
@@ -150,6 +151,7 @@ export const dashboardEnvSchema = z
     /** pino level. Default info. */
     LOG_LEVEL: envFields.LOG_LEVEL,
   })
+  .superRefine(refineQueuePrefixForCluster)
   .superRefine((env, context) => {
     const names = env.DASHBOARD_USERS.map((user) => user.name);
     if (env.DASHBOARD_PASSWORD !== undefined) names.push(env.DASHBOARD_USER);

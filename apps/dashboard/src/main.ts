@@ -8,15 +8,17 @@
  * A second signal exits 1 at once.
  */
 import { createLogger, loadEnvOrExit } from '@switchyard/observability';
+import { createRedisConnection } from '@switchyard/client';
 import { buildServer } from './build-server.js';
-import { createRedisConnection } from './create-redis-connection.js';
 import { dashboardEnvSchema } from './env.js';
 
 const config = loadEnvOrExit(dashboardEnvSchema);
 const logger = createLogger({ name: 'dashboard', level: config.LOG_LEVEL });
 const redis = createRedisConnection({
   url: config.REDIS_URL,
+  profile: 'fail-fast',
   commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+  connectionName: 'sy-dashboard',
   logger,
 });
 let draining = false;

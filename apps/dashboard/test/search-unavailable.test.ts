@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, parseEnv } from '@switchyard/observability';
 import { randomPrefix, startRedis, waitReady, type RedisHandle } from '@switchyard/testkit';
 import { buildServer, type DashboardServer } from '../src/build-server.js';
-import { createRedisConnection } from '../src/create-redis-connection.js';
+import { createRedisConnection } from '@switchyard/client';
 import { dashboardEnvSchema } from '../src/env.js';
 import { basic, dashboardEnv, viewer } from './support/dashboard-fixture.js';
 
@@ -22,7 +22,11 @@ beforeAll(async () => {
   redisServer = await startRedis();
   port = new URL(redisServer.url).port;
   const config = parseEnv(dashboardEnvSchema, await dashboardEnv(redisServer.url, randomPrefix()));
-  redis = createRedisConnection({ url: redisServer.url, commandTimeoutMs: 1_000 });
+  redis = createRedisConnection({
+    url: redisServer.url,
+    profile: 'fail-fast',
+    commandTimeoutMs: 1_000,
+  });
   await waitReady(redis);
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {

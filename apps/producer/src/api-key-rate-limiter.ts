@@ -19,12 +19,11 @@
  * longer.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { RedisUnavailableError } from '@switchyard/client';
+import { RedisUnavailableError, type RedisConnection } from '@switchyard/client';
 import { RateLimitedError } from './errors.js';
 
 export interface ApiKeyRateLimiterOptions {
-  redis: Redis;
+  redis: RedisConnection;
   /** Key prefix (QUEUE_PREFIX), so a hash-tagged prefix keeps the counters in the queues' slot. */
   prefix: string;
   /** Requests per window for a key without an entry in `limits`; 0 = unlimited. */

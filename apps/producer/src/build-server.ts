@@ -11,7 +11,6 @@
  * `{error: {code, message, details?}}` with the status of its class.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyReply } from 'fastify';
-import type { Redis } from 'ioredis';
 import {
   BacklogFullError,
   IdempotencyConflictError,
@@ -20,6 +19,8 @@ import {
   type BatchItemResult,
   type PublishReceipt,
   type RedisPublisher,
+  isRedisReachable,
+  type RedisConnection,
 } from '@switchyard/client';
 import {
   EventError,
@@ -52,7 +53,6 @@ import {
   httpAnswerOf,
   type HttpAnswer,
 } from './errors.js';
-import { isRedisReachable } from './is-redis-reachable.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { createProducerMetrics } from './producer-metrics.js';
 import type { Registry } from 'prom-client';
@@ -60,7 +60,7 @@ import type { Registry } from 'prom-client';
 export interface BuildServerOptions {
   config: ProducerConfig;
   /** Fail-fast connection (see createRedisConnection); used for readiness and, by default, publishing. */
-  redis: Redis;
+  redis: RedisConnection;
   logger: Logger;
   /**
    * Where the HTTP, publish and queue metrics are registered (queue figures

@@ -4,6 +4,7 @@
  * the process with a message naming it; values (API keys) are never echoed.
  */
 import { z } from 'zod';
+import { refineQueuePrefixForCluster } from '@switchyard/client';
 import { envFields } from '@switchyard/observability';
 import { apiKeyId } from './create-api-key-check.js';
 
@@ -98,6 +99,7 @@ export const producerEnvSchema = z
     /** pino level. Default info. */
     LOG_LEVEL: envFields.LOG_LEVEL,
   })
+  .superRefine(refineQueuePrefixForCluster)
   .superRefine((config, context) => {
     // An id that matches no configured key is a typo that would silently not apply.
     const ids = new Set(config.API_KEYS.map(apiKeyId));

@@ -13,8 +13,8 @@ import {
   loadEnvOrExit,
   startTracing,
 } from '@switchyard/observability';
+import { createRedisConnection } from '@switchyard/client';
 import { buildServer } from './build-server.js';
-import { createRedisConnection } from './create-redis-connection.js';
 import { producerEnvSchema } from './env.js';
 
 const config = loadEnvOrExit(producerEnvSchema);
@@ -24,7 +24,9 @@ const stopTracing = await startTracing({ serviceName: 'producer', env: process.e
 const registry = createMetricsRegistry({ service: 'producer' });
 const redis = createRedisConnection({
   url: config.REDIS_URL,
+  profile: 'fail-fast',
   commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+  connectionName: 'sy-producer',
   logger,
 });
 let draining = false;

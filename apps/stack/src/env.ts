@@ -21,10 +21,14 @@ export const stackEnvSchema = z.object({
    * Redis for every app. Default: unset, which means "a Redis answering PING on
    * 127.0.0.1:STACK_REDIS_PORT, else a redis-server the stack starts there".
    * When set it is used as is: the stack neither probes nor starts anything.
+   * A cluster URL also needs a hash-tagged QUEUE_PREFIX, which the apps check.
    */
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+    .regex(
+      /^rediss?(\+(cluster|sentinel))?:\/\/\S+$/i,
+      'must be a redis://, rediss://, redis+cluster:// or redis+sentinel:// URL (see docs/operations.md)',
+    )
     .optional(),
   /** Port probed for an existing Redis, and used by a started one. Default 6379. */
   STACK_REDIS_PORT: port(6379),

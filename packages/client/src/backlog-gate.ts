@@ -18,11 +18,12 @@
  * one interval (and within one batch, checked once before it) publishers may
  * overshoot it by whatever they add meanwhile.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisConnection } from './redis-connection.js';
 import { BacklogFullError } from './errors.js';
 
 export interface BacklogGateOptions {
-  connection: Redis;
+  connection: RedisConnection;
   prefix: string;
   /** Most jobs a queue's backlog may hold; at it, publishes are refused. Infinity disables. */
   limit: number;

@@ -12,7 +12,6 @@
  * error classes with the same codes, so code written against one works
  * against the other.
  */
-import { Redis } from 'ioredis';
 import {
   createRedisPublisher,
   type BatchItemResult,
@@ -22,6 +21,7 @@ import {
 } from './create-redis-publisher.js';
 import { createHttpPublisher, type HttpPublisherOptions } from './create-http-publisher.js';
 import { RedisUnavailableError } from './errors.js';
+import { createRedisConnection, type RedisConnection } from './redis-connection.js';
 import {
   batchItemRequest,
   toPublishRequest,
@@ -38,7 +38,7 @@ export interface RedisTransportOptions extends Omit<RedisPublisherOptions, 'conn
    * close; build it fail-fast, see createRedisPublisher) or a URL (the
    * publisher opens a fail-fast connection and closes it on `close()`).
    */
-  redis: Redis | string;
+  redis: RedisConnection | string;
 }
 
 export type CreatePublisherOptions =
@@ -68,16 +68,15 @@ function createRedisTransport(options: RedisTransportOptions): TransportPublishe
   const { redis, ...publisherOptions } = options;
   const owned = typeof redis === 'string';
   const connection = owned
-    ? new Redis(redis, {
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        commandTimeout: 2_000,
+    ? createRedisConnection({
+        url: redis,
+        profile: 'fail-fast',
+        commandTimeoutMs: 2_000,
         connectionName: 'sy-publisher',
       })
     : redis;
-  // An owned connection reports outages through RedisUnavailableError, not as
-  // unhandled 'error' events.
-  if (owned) connection.on('error', () => undefined);
+  // An owned connection reports outages through RedisUnavailableError (its
+  // 'error' events are swallowed by createRedisConnection without a logger).
   const core = createRedisPublisher({ connection, ...publisherOptions });
   const readyTimeoutMs = options.timeoutMs ?? 5_000;
 

@@ -53,14 +53,18 @@
  * fan-out) surface as RedisUnavailableError, and quickly only if the caller
  * built its connection to fail fast:
  *
- *   new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2_000 })
+ *   createRedisConnection({ url, profile: 'fail-fast', commandTimeoutMs: 2_000 })
+ *
+ * (or the same options on your own ioredis Redis or Cluster). On a cluster
+ * the prefix must hold a hash tag (`{sy}`): a publish writes every key it
+ * touches in one slot.
  *
  * Without that, ioredis queues commands while disconnected and a publish
  * waits until `timeoutMs` instead of failing at once.
  */
 import { integerOption, limitOption } from './number-option.js';
 import type { Telemetry } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis-connection.js';
 import {
   EventError,
   createEnvelope,
@@ -98,11 +102,11 @@ export interface PublisherLogger {
 
 export interface RedisPublisherOptions {
   /**
-   * The ioredis connection for the ledger and the fan-out. Owned by the
-   * caller: `close()` leaves it open. Build it with `enableOfflineQueue:
-   * false`, `maxRetriesPerRequest: 1` and a `commandTimeout` (see above).
+   * The ioredis connection (Redis or Cluster) for the ledger and the
+   * fan-out. Owned by the caller: `close()` leaves it open. Build it with
+   * createRedisConnection's 'fail-fast' profile (see above).
    */
-  connection: Redis;
+  connection: RedisConnection;
   /** BullMQ key prefix of the subscriber queues and of the ledger. Default 'sy'. */
   prefix?: string;
   /**
@@ -409,7 +413,7 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
   async function runPipeline(
     what: string,
     deadline: number,
-    commands: (pipeline: ReturnType<Redis['pipeline']>) => void,
+    commands: (pipeline: ReturnType<RedisConnection['pipeline']>) => void,
   ): Promise<unknown[]> {
     return step(what, deadline, async () => {
       const pipeline = connection.pipeline();

@@ -31,7 +31,7 @@ import {
   type RedisQueueBackend,
   type Telemetry,
 } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis-connection.js';
 import { deliveryJobOptions, type StoredEnvelope } from '@switchyard/events';
 import { PublisherClosedError, RedisUnavailableError } from './errors.js';
 
@@ -80,14 +80,14 @@ const strictRedisBackend: BackendFactory<RedisQueueBackend> = (name, opts, extra
 };
 
 export class FanOut {
-  readonly #connection: Redis;
+  readonly #connection: RedisConnection;
   readonly #prefix: string;
   readonly #telemetry: Telemetry | undefined;
   #producer: FlowProducer<RedisQueueBackend> | undefined;
   #closed = false;
 
   /** `telemetry`: BullMQ's, put on the FlowProducer (spans + trace context in each job); default none. */
-  constructor(options: { connection: Redis; prefix: string; telemetry?: Telemetry }) {
+  constructor(options: { connection: RedisConnection; prefix: string; telemetry?: Telemetry }) {
     this.#connection = options.connection;
     this.#prefix = options.prefix;
     this.#telemetry = options.telemetry;

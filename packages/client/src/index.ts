@@ -72,3 +72,23 @@ export {
   type JobIndexKind,
   type JobIndexRetention,
 } from './job-index.js';
+export {
+  RedisUrlError,
+  createRedisConnection,
+  hashTagOf,
+  isRedisCluster,
+  isRedisReachable,
+  parseRedisUrl,
+  queuePrefixClusterProblem,
+  redactRedisUrl,
+  redisTopologyOf,
+  redisUrlSchemes,
+  refineQueuePrefixForCluster,
+  type CreateRedisConnectionOptions,
+  type ParsedRedisUrl,
+  type RedisConnection,
+  type RedisConnectionLogger,
+  type RedisConnectionProfile,
+  type RedisNodeAddress,
+  type RedisTopology,
+} from './redis-connection.js';

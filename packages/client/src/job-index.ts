@@ -43,7 +43,8 @@
  * time) read as expired: they are dropped on the next write to their key.
  */
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisConnection } from './redis-connection.js';
 
 /** The ids a job can be found by. */
 export type JobIndexKind = 'eventId' | 'correlationId' | 'idempotencyKey' | 'tenantId';
@@ -317,7 +318,7 @@ export function queueJobIndexWrites(
  * failure of what they were indexing.
  */
 export async function indexJobs(
-  redis: Redis,
+  redis: RedisConnection,
   options: {
     prefix: string;
     entries: readonly JobIndexEntry[];
@@ -470,27 +471,30 @@ function isWrongTypeReply(error: Error): boolean {
 const unreadable = Symbol('unreadable');
 
 /**
- * Runs the read script for each job in one pipeline, loading it once if
- * Redis lacks it. A job whose reply is WRONGTYPE is `unreadable`; any other
+ * Runs the read script for each job in one pipeline, sending its source
+ * once more if Redis lacks it. A job whose reply is WRONGTYPE is `unreadable`; any other
  * error (connection, timeout, NOPERM, BUSY ...) means Redis failed and is
  * thrown, never reported as job states.
  */
 async function readJobs(
-  redis: Redis,
+  redis: RedisConnection,
   prefix: string,
   jobs: readonly { queue: string; jobId: string }[],
 ): Promise<unknown[]> {
-  const run = async (): Promise<[Error | null, unknown][]> => {
+  const run = async (withSource: boolean): Promise<[Error | null, unknown][]> => {
     const pipeline = redis.pipeline();
     for (const { queue, jobId } of jobs) {
-      pipeline.evalsha(readJobScriptSha, 9, ...readJobArgs(prefix, queue, jobId));
+      const args = readJobArgs(prefix, queue, jobId);
+      if (withSource) pipeline.eval(readJobScript, 9, ...args);
+      else pipeline.evalsha(readJobScriptSha, 9, ...args);
     }
     return (await pipeline.exec()) ?? [];
   };
-  let replies = await run();
+  let replies = await run(false);
+  // EVAL sends the source to the node that owns the keys (a SCRIPT LOAD on a
+  // cluster would reach some other node) and caches it there for next time.
   if (replies.some(([error]) => error?.message.startsWith('NOSCRIPT') === true)) {
-    await redis.script('LOAD', readJobScript);
-    replies = await run();
+    replies = await run(true);
   }
   return replies.map(([error, value]) => {
     if (error === null) return value;
@@ -550,7 +554,10 @@ function toFoundJob(
  * an index key like that adds no jobs, a job like that is 'unknown'. Any
  * other Redis error is thrown.
  */
-export async function findJobs(redis: Redis, options: FindJobsOptions): Promise<FoundJob[]> {
+export async function findJobs(
+  redis: RedisConnection,
+  options: FindJobsOptions,
+): Promise<FoundJob[]> {
   const { prefix, id } = options;
   if (typeof prefix !== 'string' || prefix === '') {
     throw new JobIndexUsageError('prefix must be a non-empty string');

@@ -17,9 +17,10 @@
  * - `sy_queue_metrics_failures_total` (counter): scrapes whose read of a
  *   source failed or took longer than `timeoutMs`.
  *
- * Cost and bounds: one scrape sends ONE pipeline per source (10 commands per
- * queue, one of them a two-command script), whatever the number of metrics
- * on the registry, and waits at most `timeoutMs` for it. A source that fails
+ * Cost and bounds: one scrape sends one pipeline per source (10 commands per
+ * queue) and, when a wait list is not empty, a second one (an HGET per such
+ * queue), whatever the number of metrics on the registry, and waits at most
+ * `timeoutMs` for both. A source that fails
  * or is late reports no series at all on that scrape (they go stale, which
  * `absent()` alerts see) rather than old figures that look healthy.
  *
@@ -27,8 +28,8 @@
  * objects of the shape prom-client's Registry reads (name, help, type,
  * get(), reset()), so any prom-client 15 Registry takes them.
  */
-import { Redis } from 'ioredis';
 import { addBacklogReads, backlogReadCount } from './backlog-gate.js';
+import { createRedisConnection, type RedisConnection } from './redis-connection.js';
 import { withDeadline } from './with-deadline.js';
 
 /** The states of `sy_queue_jobs`, in exposition order. */
@@ -71,7 +72,7 @@ export interface QueueMetricsSource {
    * of its own and close it after: nothing stays open between scrapes and
    * there is nothing to close, at the cost of one connect per scrape.
    */
-  connection: Redis | string;
+  connection: RedisConnection | string;
   /** BullMQ key prefix of the queues. */
   prefix: string;
   /** Queue names (a subscriber queue and its DLQ, say); one label value each. */
@@ -96,28 +97,20 @@ export class QueueMetricsTimeoutError extends Error {
   readonly code = 'SY_ERR_QUEUE_METRICS_TIMEOUT';
 }
 
-/**
- * The oldest waiting job's creation time. KEYS[1] the wait list; ARGV[1] the
- * queue's key prefix (`<prefix>:<queue>:`), to which a job id appends to name
- * the job hash (same hash slot under a hash-tagged prefix). Returns the
- * hash's `timestamp` (ms) of the list's tail, the job BullMQ moves to active
- * next; nil when the list is empty or the job hash is already gone.
- */
-const oldestWaitingScript = `
-local id = redis.call('LINDEX', KEYS[1], -1)
-if not id then return false end
-return redis.call('HGET', ARGV[1] .. id, 'timestamp')
-`;
-
 /** Replies per queue: the backlog reads, then the ones below. */
 const repliesPerQueue = backlogReadCount + 7;
 
 /**
- * Reads the figures of `queues` in ONE pipeline. Rejects when Redis does;
+ * Reads the figures of `queues`: ONE pipeline, then, when some wait list is
+ * not empty, a second one that reads the `timestamp` of each list's tail job
+ * (the job BullMQ moves to active next). The job hash's name is built here
+ * from the id the first read returned, so every command names its key (as
+ * Redis Cluster requires; no script reaches a key it was not given). A job
+ * that left between the two reads reads as no age. Rejects when Redis does;
  * unbounded by itself (registerQueueMetrics bounds it).
  */
 export async function readQueueFigures(
-  connection: Redis,
+  connection: RedisConnection,
   prefix: string,
   queues: readonly string[],
   now: number,
@@ -133,7 +126,7 @@ export async function readQueueFigures(
       .zcard(`${key}:failed`)
       .zcard(`${key}:waiting-children`)
       .hexists(`${key}:meta`, 'paused')
-      .eval(oldestWaitingScript, 1, `${key}:wait`, `${key}:`);
+      .lindex(`${key}:wait`, -1);
   }
   const replies = await pipeline.exec();
   if (replies === null) throw new Error('the queue metrics pipeline was discarded');
@@ -141,6 +134,21 @@ export async function readQueueFigures(
     if (error) throw error;
     return value;
   });
+  const tails = queues.map((_, index) => values[index * repliesPerQueue + backlogReadCount + 6]);
+  const oldestTimestamps = new Map<number, unknown>();
+  const withTail = tails.flatMap((id, index) => (typeof id === 'string' ? [index] : []));
+  if (withTail.length > 0) {
+    const timestamps = connection.pipeline();
+    for (const index of withTail) {
+      timestamps.hget(`${prefix}:${queues[index]!}:${tails[index] as string}`, 'timestamp');
+    }
+    const read = await timestamps.exec();
+    if (read === null) throw new Error('the queue metrics pipeline was discarded');
+    read.forEach(([error, value], position) => {
+      if (error) throw error;
+      oldestTimestamps.set(withTail[position]!, value);
+    });
+  }
   return queues.map((queue, index) => {
     const at = (offset: number): number =>
       Number(values[index * repliesPerQueue + backlogReadCount + offset]);
@@ -148,7 +156,7 @@ export async function readQueueFigures(
       .slice(index * repliesPerQueue, index * repliesPerQueue + backlogReadCount)
       .map(Number) as [number, number, number];
     const paused = at(5) === 1;
-    const oldest = values[index * repliesPerQueue + backlogReadCount + 6];
+    const oldest = oldestTimestamps.get(index);
     const oldestAt = oldest === null || oldest === undefined ? Number.NaN : Number(oldest);
     return {
       queue,
@@ -254,18 +262,16 @@ async function readSource(source: QueueMetricsOptions, timeoutMs: number): Promi
   const now = (source.now ?? Date.now)();
   const owned =
     typeof source.connection === 'string'
-      ? new Redis(source.connection, {
-          lazyConnect: true,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 0,
-          retryStrategy: () => null,
-          connectTimeout: timeoutMs,
+      ? createRedisConnection({
+          url: source.connection,
+          profile: 'one-shot',
+          connectTimeoutMs: timeoutMs,
+          commandTimeoutMs: timeoutMs,
           connectionName: 'sy-queue-metrics',
         })
       : undefined;
-  // A failed connect is reported through the read; the event must not crash the process.
-  owned?.on('error', () => undefined);
-  const connection = owned ?? (source.connection as Redis);
+  // A failed connect is reported through the read (createRedisConnection swallows the event).
+  const connection = owned ?? (source.connection as RedisConnection);
   try {
     return await withDeadline(
       (async () => {

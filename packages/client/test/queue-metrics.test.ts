@@ -205,6 +205,7 @@ describe('queue metrics', () => {
     it('reads all series of all queues in one round of commands, not one per series', async () => {
       prefix = randomPrefix();
       const { registry } = register({ queues: ['a', 'b', 'c'] });
+      await queue('a').add('x', {});
       await admin.config('RESETSTAT');
 
       await registry.scrape();
@@ -214,8 +215,12 @@ describe('queue metrics', () => {
         Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
       // wait + active per queue; four series share the one read.
       expect(calls('llen')).toBe(6);
-      expect(calls('eval')).toBe(3);
       expect(calls('hexists')).toBe(3);
+      // The wait list's tail per queue, then its job's timestamp where one waits
+      // (a second pipeline: the key is named by the job id; no script).
+      expect(calls('lindex')).toBe(3);
+      expect(calls('hget')).toBe(1);
+      expect(calls('eval') + calls('evalsha')).toBe(0);
     });
 
     it('adds a second registration’s queues to the same series, each queue once', async () => {

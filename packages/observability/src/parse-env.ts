@@ -51,9 +51,19 @@ export function loadEnvOrExit<S extends z.ZodObject>(
 
 /** Shared variable schemas, so every app reads them the same way. */
 export const envFields = {
+  /**
+   * redis:// or rediss:// (one Redis), redis+cluster:// or rediss+cluster://
+   * (Redis Cluster: `host:port,host:port`), redis+sentinel:// or
+   * rediss+sentinel:// (`host:port,host:port/<masterName>`); parsed by
+   * @switchyard/client's createRedisConnection. A cluster also needs a
+   * hash-tagged QUEUE_PREFIX (queuePrefixClusterProblem).
+   */
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .regex(
+      /^rediss?(\+(cluster|sentinel))?:\/\//i,
+      'must be a redis://, rediss://, redis+cluster://, rediss+cluster://, redis+sentinel:// or rediss+sentinel:// URL',
+    )
     .default('redis://127.0.0.1:6379'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HOST: z.string().min(1).default('127.0.0.1'),

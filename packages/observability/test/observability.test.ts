@@ -77,6 +77,19 @@ describe('parseEnv', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('accepts plain, cluster and Sentinel Redis URLs', () => {
+    for (const url of [
+      'redis://h:6379',
+      'rediss://:pw@h:6380/1',
+      'redis+cluster://a:7000,b:7001',
+      'rediss+cluster://u:pw@a:7000',
+      'redis+sentinel://s1:26379,s2:26379/mymaster',
+      'rediss+sentinel://s1/mymaster',
+    ]) {
+      expect(parseEnv(schema, { REDIS_URL: url, KEYS: 'k' }).REDIS_URL).toBe(url);
+    }
+  });
+
   it('names every bad variable', () => {
     let error: unknown;
     try {

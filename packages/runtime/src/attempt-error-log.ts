@@ -14,7 +14,7 @@
  * `ttlMs` after the last write (the retry budget plus a day by default, so a
  * job that is still retrying never loses its history).
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@switchyard/client';
 import {
   boundAttemptError,
   maxDeadLetterErrors,
@@ -32,7 +32,7 @@ export interface AttemptErrorLog {
 }
 
 export function createAttemptErrorLog(options: {
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   subscriber: string;
   ttlMs: number;

@@ -65,7 +65,7 @@
  *   attempt is counted in `sy_jobs_total`.
  */
 import { DelayedError, Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import {
   EventError,
   UnknownEventTypeError,
@@ -107,7 +107,7 @@ import {
   classifyFailure,
   errorCode,
 } from './errors.js';
-import type { Publisher } from '@switchyard/client';
+import { createRedisConnection, type Publisher, type RedisConnection } from '@switchyard/client';
 import type { Schedule } from './define-schedule.js';
 import { checkEvictionPolicy } from './eviction-policy.js';
 import { createScheduleRunner, type ScheduleRunner } from './schedule-runner.js';
@@ -134,12 +134,13 @@ export interface CreateWorkerOptions {
   /** Every handler of ONE subscriber, at most one per event type. */
   handlers: readonly Handler[];
   /**
-   * Redis: a `redis://` URL or ioredis options, from which the worker opens
-   * (and on close, closes) its own connection; or an ioredis instance the
-   * caller owns and closes, created with `maxRetriesPerRequest: null` as
-   * BullMQ workers require.
+   * Redis: a REDIS_URL (plain, cluster or Sentinel; see createRedisConnection)
+   * or ioredis options, from which the worker opens (and on close, closes)
+   * its own connection; or an ioredis `Redis` or `Cluster` the caller owns
+   * and closes, created with `maxRetriesPerRequest: null` as BullMQ workers
+   * require.
    */
-  connection: string | RedisOptions | Redis;
+  connection: string | RedisOptions | RedisConnection;
   /** BullMQ key prefix; must match the producer's. Default: 'sy'. */
   prefix?: string;
   /** Names this process on jobs it processes (BullMQ `processedBy`), in logs and DLQ records. */
@@ -361,7 +362,7 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
   const retryDelays = new WeakMap<object, number>();
   const largestRetryBudget = Math.max(...options.handlers.map((h) => h.retryBudgetMs));
 
-  let connection: Redis | undefined;
+  let connection: RedisConnection | undefined;
   let ownsConnection = false;
   let worker: Worker | undefined;
   let queue: Queue | undefined;
@@ -1013,11 +1014,15 @@ function checkHandlers(handlers: readonly Handler[]): SubscriberName {
 }
 
 function openConnection(connection: CreateWorkerOptions['connection']): {
-  connection: Redis;
+  connection: RedisConnection;
   ownsConnection: boolean;
 } {
-  if (connection instanceof Redis) {
-    if (connection.options.maxRetriesPerRequest !== null) {
+  if (connection instanceof Redis || connection instanceof Cluster) {
+    const retries =
+      connection instanceof Cluster
+        ? connection.options.redisOptions?.maxRetriesPerRequest
+        : connection.options.maxRetriesPerRequest;
+    if (retries !== null) {
       throw new WorkerConfigError(
         "a worker's ioredis connection needs `maxRetriesPerRequest: null`",
       );
@@ -1028,7 +1033,7 @@ function openConnection(connection: CreateWorkerOptions['connection']): {
   // BullMQ's blocking and lock-renewal calls must survive a reconnect.
   const own =
     typeof connection === 'string'
-      ? new Redis(connection, { maxRetriesPerRequest: null })
+      ? createRedisConnection({ url: connection, profile: 'blocking' })
       : new Redis({ ...connection, maxRetriesPerRequest: null });
   return { connection: own, ownsConnection: true };
 }

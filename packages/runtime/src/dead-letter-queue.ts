@@ -24,9 +24,8 @@
  * that harmless.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { deadLetterQueueNameOf, type SubscriberName } from '@switchyard/events';
-import { indexJobs, type JobIndexRetention } from '@switchyard/client';
+import { indexJobs, type JobIndexRetention, type RedisConnection } from '@switchyard/client';
 import {
   deadLetterJobId,
   deadLetterJobOptions,
@@ -51,7 +50,7 @@ export interface DeadLetterQueue {
 }
 
 export function openDeadLetterQueue(options: {
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   subscriber: SubscriberName;
   /**

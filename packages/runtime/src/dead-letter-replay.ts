@@ -44,7 +44,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Queue, type JobType } from 'bullmq';
-import { Redis } from 'ioredis';
 import {
   deadLetterQueueNameOf,
   deliveryJobOptions,
@@ -53,7 +52,7 @@ import {
   type SubscriberName,
 } from '@switchyard/events';
 import type { Logger } from '@switchyard/observability';
-import { indexJobs } from '@switchyard/client';
+import { createRedisConnection, indexJobs, type RedisConnection } from '@switchyard/client';
 import {
   deadLetterReasons,
   replayJobId,
@@ -201,10 +200,12 @@ export interface DeadLetters {
 
 export interface CreateDeadLettersOptions {
   /**
-   * Redis: an ioredis instance the caller owns (close() leaves it open), or a
-   * `redis://` URL from which one connection is opened and closed by close().
+   * Redis: an ioredis `Redis` or `Cluster` the caller owns (close() leaves it
+   * open), or a REDIS_URL (plain, cluster or Sentinel; see
+   * createRedisConnection) from which one connection is opened and closed by
+   * close().
    */
-  connection: Redis | string;
+  connection: RedisConnection | string;
   /** BullMQ key prefix of the subscriber queues and their DLQs. Default 'sy'. */
   prefix?: string;
   /** Gets a warn line per failed replay and an info line per replay or purge run. Default: none. */
@@ -443,12 +444,18 @@ export function createDeadLetters(options: CreateDeadLettersOptions): DeadLetter
   const pageSize = options.pageSize ?? defaultDeadLetterPageSize;
   usage(isCount(pageSize, 1, 1000), 'pageSize must be an integer from 1 to 1000');
   const ownsConnection = typeof options.connection === 'string';
+  // An owned connection fails a call during an outage instead of hanging
+  // (an operator's replay or purge reports it) and logs one line per outage.
   const connection =
-    typeof options.connection === 'string' ? new Redis(options.connection) : options.connection;
-  if (ownsConnection) {
-    // ioredis reconnects by itself; without a listener it prints "Unhandled error event".
-    connection.on('error', (error) => logger?.warn({ err: error }, 'redis connection error'));
-  }
+    typeof options.connection === 'string'
+      ? createRedisConnection({
+          url: options.connection,
+          profile: 'fail-fast',
+          commandTimeoutMs: 5_000,
+          connectionName: 'sy-dead-letters',
+          ...(logger === undefined ? {} : { logger }),
+        })
+      : options.connection;
   const queues = new Map<string, Queue>();
   let closed = false;
 

@@ -28,7 +28,7 @@
  * signal is still inside `fn`.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@switchyard/client';
 
 /** Largest stored result, in characters of its JSON; a larger one is kept as plain `done`. */
 export const maxEffectResultLength = 8 * 1024;
@@ -45,7 +45,7 @@ export interface EffectStore {
 }
 
 export interface EffectStoreOptions {
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   /** How long a `done` marker is kept. Default: 7 days. */
   ttlMs?: number;

@@ -4,18 +4,27 @@
  * `noeviction` is safe. Read from `INFO memory`, which works where CONFIG is
  * disabled (managed Redis services).
  */
-import type { Redis } from 'ioredis';
+import { isRedisCluster, type RedisConnection } from '@switchyard/client';
 import { EvictionPolicyError } from './errors.js';
 
-/** The server's maxmemory-policy; undefined when INFO does not say. */
-export async function readEvictionPolicy(redis: Redis): Promise<string | undefined> {
-  const info = await redis.info('memory');
-  return /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+/**
+ * The server's maxmemory-policy; undefined when INFO does not say. On a
+ * cluster every master is asked and the first policy other than noeviction
+ * is returned (each master holds its own slots' jobs).
+ */
+export async function readEvictionPolicy(redis: RedisConnection): Promise<string | undefined> {
+  const servers = isRedisCluster(redis) ? redis.nodes('master') : [redis];
+  const policies = await Promise.all(
+    servers.map(
+      async (server) => /^maxmemory_policy:(\S+)/m.exec(await server.info('memory'))?.[1],
+    ),
+  );
+  return policies.find((policy) => policy !== undefined && policy !== 'noeviction') ?? policies[0];
 }
 
 /** Throws EvictionPolicyError unless the policy is noeviction or `allow` is set. */
 export async function checkEvictionPolicy(
-  redis: Redis,
+  redis: RedisConnection,
   allow: boolean,
 ): Promise<string | undefined> {
   const policy = await readEvictionPolicy(redis);

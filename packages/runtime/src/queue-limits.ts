@@ -21,7 +21,7 @@
  * is in the meta (getRateLimitTTL needs `max`). `holdQueue` restores the
  * unbounded limit when someone removed the fields by hand.
  */
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@switchyard/client';
 import { QueueLimitsError } from './errors.js';
 
 /** A queue-wide rate limit: at most `max` jobs start per `durationMs`, across all replicas. */
@@ -90,7 +90,7 @@ function metaKey({ prefix, queue }: QueueRef): string {
 }
 
 /** Reads a queue's limits and who set them, in one round trip. */
-export async function readQueueLimits(redis: Redis, ref: QueueRef): Promise<QueueLimits> {
+export async function readQueueLimits(redis: RedisConnection, ref: QueueRef): Promise<QueueLimits> {
   const [meta, marker] = (await redis
     .multi()
     .hmget(metaKey(ref), 'max', 'duration', 'concurrency')
@@ -120,7 +120,7 @@ export async function readQueueLimits(redis: Redis, ref: QueueRef): Promise<Queu
  * 1..2147483647, `concurrency` 1..1000000, all integers.
  */
 export async function writeQueueLimits(
-  redis: Redis,
+  redis: RedisConnection,
   options: WriteQueueLimitsOptions,
 ): Promise<void> {
   await runWrite(redis, options, 'always');
@@ -133,7 +133,7 @@ export async function writeQueueLimits(
  * the operator's limits in place.
  */
 export async function applyConfiguredQueueLimits(
-  redis: Redis,
+  redis: RedisConnection,
   options: QueueRef & {
     rateLimit: QueueRateLimit | null;
     concurrency: number | null;
@@ -171,7 +171,7 @@ end
 return 1`;
 
 async function runWrite(
-  redis: Redis,
+  redis: RedisConnection,
   options: WriteQueueLimitsOptions,
   mode: 'always' | 'unless_cli',
 ): Promise<boolean> {
@@ -245,7 +245,11 @@ return 1`;
  * `waitMs`, or until the current rate-limit window or a longer hold ends,
  * whichever is later. Resolves with true when it set the hold.
  */
-export async function holdQueue(redis: Redis, ref: QueueRef, waitMs: number): Promise<boolean> {
+export async function holdQueue(
+  redis: RedisConnection,
+  ref: QueueRef,
+  waitMs: number,
+): Promise<boolean> {
   checkInteger('waitMs', Math.ceil(waitMs), 1, maxRateLimitDurationMs);
   const set = await redis.eval(
     holdQueueScript,

@@ -32,8 +32,7 @@
  *   its signal aborts (WorkerClosingError) and the tick is counted 'aborted'.
  */
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Publisher } from '@switchyard/client';
+import type { Publisher, RedisConnection } from '@switchyard/client';
 import type { SubscriberName } from '@switchyard/events';
 import type { Logger } from '@switchyard/observability';
 import { Counter } from 'prom-client';
@@ -67,7 +66,7 @@ export interface ScheduleRunnerOptions {
 
 export interface ScheduleRunner {
   /** Upserts every schedule, warns about undeclared ones, starts consuming ticks. */
-  start(connection: Redis): Promise<void>;
+  start(connection: RedisConnection): Promise<void>;
   /** Stops consuming; a run in flight gets `deadlineMs`, then is aborted. Resolves, never rejects. */
   close(deadlineMs: number): Promise<void>;
 }
@@ -114,7 +113,7 @@ export function createScheduleRunner(options: ScheduleRunnerOptions): ScheduleRu
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
-  let redis: Redis | undefined;
+  let redis: RedisConnection | undefined;
   const inFlight = new Set<AbortController>();
 
   const record = async (name: string, scheduledAt: Date, outcome: ScheduleRunOutcome) => {

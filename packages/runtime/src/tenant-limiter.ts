@@ -63,7 +63,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@switchyard/client';
 import type { Logger } from '@switchyard/observability';
 import { z } from 'zod';
 import { RuntimeError, WorkerConfigError } from './errors.js';
@@ -161,7 +161,7 @@ export function tenantKeys(
 }
 
 export interface TenantLimitsTarget {
-  redis: Redis;
+  redis: RedisConnection;
   /** BullMQ key prefix of the queue. */
   prefix: string;
   /** The subscriber's queue name (queueNameOf(subscriber)). */
@@ -340,7 +340,7 @@ export type TenantAdmission =
   | { admitted: false; cause: 'lock_lost' };
 
 export interface TenantLimiterOptions {
-  redis: Redis;
+  redis: RedisConnection;
   prefix: string;
   queueName: string;
   /** The limits of tenants without an override (checkTenantLimits). */

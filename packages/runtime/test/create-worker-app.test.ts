@@ -254,5 +254,20 @@ describe('workerEnvSchema', () => {
       expect(thrown).toBeInstanceOf(ConfigError);
       expect((thrown as ConfigError).problems.map((p) => p.variable)).toEqual([variable]);
     });
+
+    it('names QUEUE_PREFIX, REDIS_URL and the fix for a cluster URL with an un-tagged prefix', () => {
+      const cluster = 'redis+cluster://127.0.0.1:7000,127.0.0.1:7001';
+      expect(() =>
+        parseEnv(workerEnvSchema('worker-x'), { REDIS_URL: cluster, QUEUE_PREFIX: 'sy' }),
+      ).toThrow(/QUEUE_PREFIX: "sy" has no hash tag, but REDIS_URL .* QUEUE_PREFIX=\{sy\}/);
+      // The default prefix is un-tagged too; a tagged one passes.
+      expect(() => parseEnv(workerEnvSchema('worker-x'), { REDIS_URL: cluster })).toThrow(
+        ConfigError,
+      );
+      expect(
+        parseEnv(workerEnvSchema('worker-x'), { REDIS_URL: cluster, QUEUE_PREFIX: '{sy}' })
+          .QUEUE_PREFIX,
+      ).toBe('{sy}');
+    });
   });
 });

@@ -1,4 +1,8 @@
 export { startRedis } from './start-redis.js';
+export { startRedisCluster } from './start-redis-cluster.js';
+export type { RedisClusterHandle, StartRedisClusterOptions } from './start-redis-cluster.js';
+export { startRedisSentinel } from './start-redis-sentinel.js';
+export type { RedisSentinelHandle, StartRedisSentinelOptions } from './start-redis-sentinel.js';
 export type { RedisHandle, StartRedisOptions } from './redis-handle.js';
 export { startApp } from './start-app.js';
 export type { AppProcess, StartAppOptions } from './start-app.js';

@@ -26,7 +26,7 @@ import {
   type QueueRateLimit,
   type TenantLimits,
 } from '@switchyard/runtime';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@switchyard/client';
 import {
   flagArg,
   noExtraPositionals,
@@ -141,7 +141,7 @@ function defaultBy(): string {
   }
 }
 
-async function readReport(redis: Redis, prefix: string, subscriber: SubscriberName) {
+async function readReport(redis: RedisConnection, prefix: string, subscriber: SubscriberName) {
   const queue = queueNameOf(subscriber);
   const [limits, tenants] = await Promise.all([
     readQueueLimits(redis, { prefix, queue }),

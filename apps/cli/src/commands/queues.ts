@@ -4,7 +4,7 @@
  * minute, paused flag.
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@switchyard/client';
 import { deadLetterQueueNameOf, queueNameOf, subscriberNames } from '@switchyard/events';
 import { scheduleQueueNameOf } from '@switchyard/runtime';
 import { flagArg, noExtraPositionals, writeJson, type Command } from '../command.js';
@@ -50,7 +50,11 @@ export interface QueueStats {
  * enabled, which the runtime does not do. Jobs removed by removeOnComplete
  * within the minute are missed, so this is a lower bound under such policies.
  */
-async function completedSince(redis: Redis, queue: Queue, sinceMs: number): Promise<number> {
+async function completedSince(
+  redis: RedisConnection,
+  queue: Queue,
+  sinceMs: number,
+): Promise<number> {
   return redis.zcount(queue.toKey('completed'), `(${sinceMs}`, '+inf');
 }
 
@@ -59,12 +63,12 @@ async function completedSince(redis: Redis, queue: Queue, sinceMs: number): Prom
  * `timestamp * 0x1000 + sequence` (getDelayedScore.lua); promoteDelayedJobs
  * takes the same bound as "due" (the same bound as client's backlog gate).
  */
-async function dueDelayed(redis: Redis, queue: Queue, nowMs: number): Promise<number> {
+async function dueDelayed(redis: RedisConnection, queue: Queue, nowMs: number): Promise<number> {
   return redis.zcount(queue.toKey('delayed'), 0, (nowMs + 1) * 0x1000 - 1);
 }
 
 async function statsOf(
-  redis: Redis,
+  redis: RedisConnection,
   queue: Queue,
   subscriber: string,
   kind: QueueStats['kind'],
@@ -97,7 +101,7 @@ async function statsOf(
 
 /** Stats of every subscriber queue, its DLQ and its schedules queue, in routing-table order. */
 export async function readQueueStats(
-  redis: Redis,
+  redis: RedisConnection,
   prefix: string,
   nowMs: number,
 ): Promise<QueueStats[]> {

@@ -8,7 +8,7 @@ import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { parseEnv, createLogger } from '@switchyard/observability';
 import { waitReady } from '@switchyard/testkit';
 import { buildServer, type DashboardServer } from '../../src/build-server.js';
-import { createRedisConnection } from '../../src/create-redis-connection.js';
+import { createRedisConnection } from '@switchyard/client';
 import { dashboardEnvSchema } from '../../src/env.js';
 import { hashPassword } from '../../src/password-hash.js';
 
@@ -55,7 +55,11 @@ export async function startInProcess(
   prefix: string,
 ): Promise<InProcessDashboard> {
   const config = parseEnv(dashboardEnvSchema, await dashboardEnv(redisUrl, prefix));
-  const redis = createRedisConnection({ url: redisUrl, commandTimeoutMs: 5_000 });
+  const redis = createRedisConnection({
+    url: redisUrl,
+    profile: 'fail-fast',
+    commandTimeoutMs: 5_000,
+  });
   const app = buildServer({
     config,
     redis,

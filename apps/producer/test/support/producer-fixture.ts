@@ -9,7 +9,7 @@ import { queueNameOf, subscriberNames } from '@switchyard/events';
 import { createLogger, createMetricsRegistry, parseEnv } from '@switchyard/observability';
 import { randomPrefix, unlinkPrefix, waitReady, type RedisHandle } from '@switchyard/testkit';
 import { buildServer, type ProducerServer } from '../../src/build-server.js';
-import { createRedisConnection } from '../../src/create-redis-connection.js';
+import { createRedisConnection, type RedisConnection } from '@switchyard/client';
 import { producerEnvSchema } from '../../src/env.js';
 
 export {
@@ -34,7 +34,7 @@ export interface ProducerFixture {
   app: ProducerServer;
   prefix: string;
   admin: Redis;
-  redis: Redis;
+  redis: RedisConnection;
   state: { draining: boolean };
   request(spec: RequestSpec): Promise<LightMyRequestResponse>;
   /** Jobs waiting in each subscriber queue (nothing consumes them in these tests). */
@@ -78,6 +78,7 @@ export async function openProducer(
   const registry = createMetricsRegistry({ service: 'producer', processMetrics: false });
   const redis = createRedisConnection({
     url: server.url,
+    profile: 'fail-fast',
     commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
   });
   const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
