@@ -7,7 +7,7 @@
  * queues, Redis closes, exit 0; bounded by SHUTDOWN_TIMEOUT_MS (then exit 1).
  * A second signal exits 1 at once.
  */
-import { createLogger, loadEnvOrExit } from '@switchyard/observability';
+import { createLogger, exitAfterFlush, loadEnvOrExit } from '@switchyard/observability';
 import { createRedisConnection } from '@switchyard/client';
 import { buildServer } from './build-server.js';
 import { dashboardEnvSchema } from './env.js';
@@ -45,10 +45,10 @@ function onSignal(signal: NodeJS.Signals): void {
     process.exit(1);
   }, config.SHUTDOWN_TIMEOUT_MS).unref();
   shutdown(signal).then(
-    () => process.exit(0),
+    () => exitAfterFlush(logger, 0),
     (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
+      exitAfterFlush(logger, 1);
     },
   );
 }

@@ -10,6 +10,7 @@
 import {
   createLogger,
   createMetricsRegistry,
+  exitAfterFlush,
   loadEnvOrExit,
   startTracing,
 } from '@switchyard/observability';
@@ -56,10 +57,10 @@ function onSignal(signal: NodeJS.Signals): void {
     process.exit(1);
   }, config.SHUTDOWN_TIMEOUT_MS).unref();
   shutdown(signal).then(
-    () => process.exit(0),
+    () => exitAfterFlush(logger, 0),
     (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
+      exitAfterFlush(logger, 1);
     },
   );
 }

@@ -64,4 +64,23 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   );
 }
 
+/** How long exitAfterFlush waits for the log lines still buffered. */
+export const exitFlushTimeoutMs = 1_000;
+
+/**
+ * Exits with `code` once the lines `logger` still buffers are written (at
+ * most `timeoutMs`). The default destination writes asynchronously, and
+ * process.exit's own synchronous flush can overtake a write already in
+ * flight, so the last lines of a shutdown could come out of order.
+ */
+export function exitAfterFlush(logger: Logger, code: number, timeoutMs = exitFlushTimeoutMs): void {
+  const exit = () => process.exit(code);
+  setTimeout(exit, timeoutMs).unref();
+  try {
+    logger.flush(() => exit());
+  } catch {
+    exit();
+  }
+}
+
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -1,6 +1,8 @@
 export { currentCorrelation, withCorrelation, type CorrelationFields } from './correlation.js';
 export {
   createLogger,
+  exitAfterFlush,
+  exitFlushTimeoutMs,
   logLevels,
   redactPaths,
   type CreateLoggerOptions,

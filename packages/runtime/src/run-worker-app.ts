@@ -19,6 +19,7 @@ import type { SubscriberName } from '@switchyard/events';
 import {
   createLogger,
   createMetricsRegistry,
+  exitAfterFlush,
   loadEnvOrExit,
   startTracing,
 } from '@switchyard/observability';
@@ -87,11 +88,11 @@ export async function runWorkerApp(options: RunWorkerAppOptions): Promise<Worker
       .then(
         () => {
           logger.info('stopped');
-          process.exit(0);
+          exitAfterFlush(logger, 0);
         },
         (error: unknown) => {
           logger.fatal({ err: error }, 'shutdown failed');
-          process.exit(1);
+          exitAfterFlush(logger, 1);
         },
       );
   };
