@@ -7,7 +7,7 @@
  * queues, Redis closes, exit 0; bounded by SHUTDOWN_TIMEOUT_MS (then exit 1).
  * A second signal exits 1 at once.
  */
-import { createLogger, exitAfterFlush, loadEnvOrExit } from '@switchyard/observability';
+import { createLogger, loadEnvOrExit, onShutdownSignals } from '@switchyard/observability';
 import { createRedisConnection } from '@switchyard/client';
 import { buildServer } from './build-server.js';
 import { dashboardEnvSchema } from './env.js';
@@ -33,27 +33,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   logger.info('stopped');
 }
 
-let stopping = false;
-function onSignal(signal: NodeJS.Signals): void {
-  if (stopping) {
-    logger.warn({ signal }, 'second signal: exiting without draining');
-    process.exit(1);
-  }
-  stopping = true;
-  setTimeout(() => {
-    logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown did not finish in time');
-    process.exit(1);
-  }, config.SHUTDOWN_TIMEOUT_MS).unref();
-  shutdown(signal).then(
-    () => exitAfterFlush(logger, 0),
-    (error: unknown) => {
-      logger.error({ err: error }, 'shutdown failed');
-      exitAfterFlush(logger, 1);
-    },
-  );
-}
-process.on('SIGTERM', onSignal);
-process.on('SIGINT', onSignal);
+onShutdownSignals({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS, shutdown });
 
 try {
   const url = await app.listen({ host: config.HOST, port: config.DASHBOARD_PORT });

@@ -10,8 +10,8 @@
 import {
   createLogger,
   createMetricsRegistry,
-  exitAfterFlush,
   loadEnvOrExit,
+  onShutdownSignals,
   startTracing,
 } from '@switchyard/observability';
 import { createRedisConnection } from '@switchyard/client';
@@ -45,27 +45,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   logger.info('stopped');
 }
 
-let stopping = false;
-function onSignal(signal: NodeJS.Signals): void {
-  if (stopping) {
-    logger.warn({ signal }, 'second signal: exiting without draining');
-    process.exit(1);
-  }
-  stopping = true;
-  setTimeout(() => {
-    logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown did not finish in time');
-    process.exit(1);
-  }, config.SHUTDOWN_TIMEOUT_MS).unref();
-  shutdown(signal).then(
-    () => exitAfterFlush(logger, 0),
-    (error: unknown) => {
-      logger.error({ err: error }, 'shutdown failed');
-      exitAfterFlush(logger, 1);
-    },
-  );
-}
-process.on('SIGTERM', onSignal);
-process.on('SIGINT', onSignal);
+onShutdownSignals({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS, shutdown });
 
 try {
   const url = await app.listen({ host: config.HOST, port: config.PRODUCER_PORT });

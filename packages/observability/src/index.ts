@@ -26,3 +26,4 @@ export {
   type StopTracing,
   type TraceIds,
 } from './tracing.js';
+export { onShutdownSignals, type ShutdownSignalsOptions } from './shutdown-signals.js';
