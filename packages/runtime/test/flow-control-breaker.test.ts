@@ -12,13 +12,7 @@ import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { deadLetterQueueNameOf, deliveryJobOptions, queueNameOf } from '@switchyard/events';
 import { createMetricsRegistry } from '@switchyard/observability';
-import {
-  freePort,
-  numberedEnvelope,
-  startApp,
-  waitFor,
-  type AppProcess,
-} from '@switchyard/testkit';
+import { freePort, numberedEnvelope, startApp, waitFor } from '@switchyard/testkit';
 import {
   CircuitOpenError,
   DownstreamRateLimitedError,
@@ -194,46 +188,56 @@ describe('circuit breaker', () => {
   });
 });
 
+/**
+ * Two worker-notifications processes (w-a, w-b) on a fresh prefix, with a
+ * breaker that opens on one failure and resets after 4 s; the queue, its DLQ
+ * and the sandbox are cleaned up after the test.
+ */
+async function startWorkerPair(env: Record<string, string> = {}) {
+  const prefix = `sy-test-${randomUUID()}`;
+  const queue = new Queue(queueNameOf('notifications'), { connection: harness.client, prefix });
+  const dlq = new Queue(deadLetterQueueNameOf('notifications'), {
+    connection: harness.client,
+    prefix,
+  });
+  harness.cleanups.push(async () => {
+    await queue.obliterate({ force: true });
+    await dlq.obliterate({ force: true });
+    await queue.close();
+    await dlq.close();
+    await harness.sandbox.control({ errorRate: 0 });
+    await harness.sandbox.reset();
+  });
+  await harness.sandbox.reset();
+  const ports: number[] = [];
+  for (const id of ['a', 'b']) {
+    const port = await freePort();
+    ports.push(port);
+    const app = await startApp({
+      entry: builtApp,
+      name: `worker-${id}`,
+      env: {
+        REDIS_URL: harness.redisUrl,
+        HEALTH_PORT: String(port),
+        SANDBOX_URL: harness.sandbox.url,
+        QUEUE_PREFIX: prefix,
+        WORKER_ID: `w-${id}`,
+        LOG_LEVEL: 'warn',
+        BREAKER_VOLUME_THRESHOLD: '1',
+        BREAKER_RESET_MS: '4000',
+        ...env,
+      },
+      readyUrl: `http://127.0.0.1:${port}/readyz`,
+      readyTimeoutMs: 20_000,
+    });
+    harness.cleanups.push(() => app.kill());
+  }
+  return { prefix, queue, dlq, ports };
+}
+
 describe('a sandbox outage under worker processes', () => {
   it('opens the breaker, dead-letters nothing, and completes every job on its first attempt', async () => {
-    const prefix = `sy-test-${randomUUID()}`;
-    const queue = new Queue(queueNameOf('notifications'), { connection: harness.client, prefix });
-    const dlq = new Queue(deadLetterQueueNameOf('notifications'), {
-      connection: harness.client,
-      prefix,
-    });
-    harness.cleanups.push(async () => {
-      await queue.obliterate({ force: true });
-      await dlq.obliterate({ force: true });
-      await queue.close();
-      await dlq.close();
-      await harness.sandbox.reset();
-    });
-    await harness.sandbox.reset();
-    const ports: number[] = [];
-    const workers: AppProcess[] = [];
-    for (const id of ['a', 'b']) {
-      const port = await freePort();
-      ports.push(port);
-      const app = await startApp({
-        entry: builtApp,
-        name: `worker-${id}`,
-        env: {
-          REDIS_URL: harness.redisUrl,
-          HEALTH_PORT: String(port),
-          SANDBOX_URL: harness.sandbox.url,
-          QUEUE_PREFIX: prefix,
-          WORKER_ID: `w-${id}`,
-          LOG_LEVEL: 'warn',
-          BREAKER_VOLUME_THRESHOLD: '1',
-          BREAKER_RESET_MS: '4000',
-        },
-        readyUrl: `http://127.0.0.1:${port}/readyz`,
-        readyTimeoutMs: 20_000,
-      });
-      harness.cleanups.push(() => app.kill());
-      workers.push(app);
-    }
+    const { queue, dlq, ports } = await startWorkerPair();
 
     const outageMs = 2_500;
     await harness.sandbox.control({ downForMs: outageMs });
@@ -300,44 +304,7 @@ describe('a sandbox outage under worker processes', () => {
   }, 60_000);
 
   it('opens on plain 500s (no Retry-After), dead-letters nothing, and jobs that waited on it use one attempt', async () => {
-    const prefix = `sy-test-${randomUUID()}`;
-    const queue = new Queue(queueNameOf('notifications'), { connection: harness.client, prefix });
-    const dlq = new Queue(deadLetterQueueNameOf('notifications'), {
-      connection: harness.client,
-      prefix,
-    });
-    harness.cleanups.push(async () => {
-      await queue.obliterate({ force: true });
-      await dlq.obliterate({ force: true });
-      await queue.close();
-      await dlq.close();
-      await harness.sandbox.control({ errorRate: 0 });
-      await harness.sandbox.reset();
-    });
-    await harness.sandbox.reset();
-    const ports: number[] = [];
-    for (const id of ['a', 'b']) {
-      const port = await freePort();
-      ports.push(port);
-      const app = await startApp({
-        entry: builtApp,
-        name: `worker-${id}`,
-        env: {
-          REDIS_URL: harness.redisUrl,
-          HEALTH_PORT: String(port),
-          SANDBOX_URL: harness.sandbox.url,
-          QUEUE_PREFIX: prefix,
-          WORKER_ID: `w-${id}`,
-          LOG_LEVEL: 'warn',
-          WORKER_CONCURRENCY: '2',
-          BREAKER_VOLUME_THRESHOLD: '1',
-          BREAKER_RESET_MS: '4000',
-        },
-        readyUrl: `http://127.0.0.1:${port}/readyz`,
-        readyTimeoutMs: 20_000,
-      });
-      harness.cleanups.push(() => app.kill());
-    }
+    const { queue, dlq, ports } = await startWorkerPair({ WORKER_CONCURRENCY: '2' });
 
     // Every call fails with a 500 (no Retry-After) for outageMs, then all succeed.
     const outageMs = 2_500;
