@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   assertBuilt,
@@ -404,6 +405,28 @@ describe('metrics under load', () => {
       expect(workerTypes.get('sy_rate_limit_waits_total')).toBe('counter');
       expect(workerTypes.get('sy_rate_limit_wait_seconds')).toBe('histogram');
       expect(find(workerSamples, 'sy_rate_limit_waits_total')).toEqual([]);
+    });
+
+    it('reads its queue figures on one kept connection, not a new one per scrape', async () => {
+      for (let i = 0; i < 3; i += 1) await scrape(worker.url);
+      const admin = new Redis(redis.url);
+      try {
+        const clients = ((await admin.call('CLIENT', 'LIST')) as string)
+          .split('\n')
+          .filter((line) => line.includes(' name=sy-queue-metrics '));
+        expect(clients).toHaveLength(1);
+        const totalConnections = Number(
+          /total_connections_received:(\d+)/.exec(await admin.info('stats'))?.[1],
+        );
+        for (let i = 0; i < 3; i += 1) await scrape(worker.url);
+        const after = Number(
+          /total_connections_received:(\d+)/.exec(await admin.info('stats'))?.[1],
+        );
+        // Three more scrapes open no connection (the admin's own INFO calls reuse one).
+        expect(after).toBe(totalConnections);
+      } finally {
+        admin.disconnect();
+      }
     });
   });
 });

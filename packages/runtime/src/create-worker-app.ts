@@ -6,7 +6,13 @@
  */
 import { deadLetterQueueNameOf, queueNameOf, type SubscriberName } from '@switchyard/events';
 import { startHealthServer, type HealthServer, type Logger } from '@switchyard/observability';
-import { createPublisher, registerQueueMetrics, type Publisher } from '@switchyard/client';
+import {
+  createPublisher,
+  createRedisConnection,
+  registerQueueMetrics,
+  type Publisher,
+  type RedisConnection,
+} from '@switchyard/client';
 import { createWorker, type SubscriberWorker } from './create-worker.js';
 import type { Handler } from './define-handler.js';
 import type { Schedule } from './define-schedule.js';
@@ -111,6 +117,7 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
   let publisher: Publisher | undefined;
   let worker: SubscriberWorker;
   let unregisterQueueMetrics: () => void;
+  let metricsConnection: RedisConnection | undefined;
   try {
     const handlers = options.handlers({ sandbox, env });
     const strangers = handlers.filter((handler) => handler.subscriber !== options.subscriber);
@@ -153,9 +160,16 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
         : { globalConcurrency: env.GLOBAL_CONCURRENCY }),
       ...tenantLimitsOf(env),
     });
-    // Its queue's and DLQ's sy_queue_* series on /metrics, read at scrape time (queue-metrics.ts).
+    // Its queue's and DLQ's sy_queue_* series on /metrics, read at scrape time
+    // (queue-metrics.ts) on one connection kept for it: a URL here would cost a
+    // connect (and AUTH, TLS) on every scrape.
+    metricsConnection = createRedisConnection({
+      url: env.REDIS_URL,
+      profile: 'fail-fast',
+      connectionName: 'sy-queue-metrics',
+    });
     unregisterQueueMetrics = registerQueueMetrics(options.registry, {
-      connection: env.REDIS_URL,
+      connection: metricsConnection,
       prefix: env.QUEUE_PREFIX,
       queues: [queueNameOf(options.subscriber), deadLetterQueueNameOf(options.subscriber)],
     });
@@ -164,6 +178,7 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
     // timer and no schedules' publisher connected (and reconnecting
     // forever); the close needs no waiting for.
     sandbox.close();
+    metricsConnection?.disconnect();
     void publisher?.close().catch(() => undefined);
     throw error;
   }
@@ -208,6 +223,7 @@ export function createWorkerApp(options: CreateWorkerAppOptions): WorkerApp {
           // queue-metrics source go.
           sandbox.close();
           unregisterQueueMetrics();
+          metricsConnection?.disconnect();
         }
         await publisher?.close();
         await health?.close();
