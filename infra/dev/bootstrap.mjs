@@ -4,6 +4,8 @@
 // anything is installed.
 //
 //   node infra/dev/bootstrap.mjs start   build (turbo cache), then run the stack
+//   node infra/dev/bootstrap.mjs dev     run the stack in dev mode: every app from
+//                                        source in watch mode (no build needed)
 //   node infra/dev/bootstrap.mjs test    build and test every package, then print
 //                                        "vitest: N passed, M failed[, K skipped]"
 //                                        as the very last line
@@ -12,7 +14,7 @@
 // ("packageManager"), installing it with npm if not (corepack fails its
 // signature checks on our machines), and that dependencies are installed.
 //
-// Exit codes: `start` exits with the stack's code (128 + n if a signal n
+// Exit codes: `start` and `dev` exit with the stack's code (128 + n if a signal n
 // ended it); `test` exits 0 only when turbo succeeded, no test failed and at
 // least one test ran; anything that stops the bootstrap itself exits 1.
 
@@ -191,7 +193,24 @@ function start() {
   if (!existsSync(entry))
     fail(`${relative(ROOT, entry)} is missing after the build; is apps/stack in the workspace?`);
 
-  const stack = spawn(process.execPath, [entry], { cwd: ROOT, stdio: 'inherit' });
+  runStack([entry]);
+}
+
+/**
+ * The stack from its TypeScript source with `--dev` (apps/stack/src/main.ts):
+ * dev mode runs every app from source too, so nothing needs building, and a
+ * fresh clone is running as soon as its dependencies are installed.
+ */
+function dev(extraArgs) {
+  const entry = join(ROOT, 'apps', 'stack', 'src', 'main.ts');
+  if (!existsSync(entry))
+    fail(`${relative(ROOT, entry)} is missing; is apps/stack in the workspace?`);
+  runStack(['--conditions=@switchyard/source', '--import', 'tsx', entry, '--dev', ...extraArgs]);
+}
+
+/** Runs the stack with the terminal attached and exits with its code. */
+function runStack(nodeArgs) {
+  const stack = spawn(process.execPath, nodeArgs, { cwd: ROOT, stdio: 'inherit' });
   // The stack stops everything in order on SIGINT/SIGTERM and treats copies
   // that arrive together as one, so every signal can be passed on as is.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
@@ -306,11 +325,12 @@ function test(extraArgs) {
 // --- main -------------------------------------------------------------------------
 
 const [command, ...extraArgs] = process.argv.slice(2);
-if (command !== 'start' && command !== 'test')
-  fail('usage: node infra/dev/bootstrap.mjs start|test');
+if (command !== 'start' && command !== 'test' && command !== 'dev')
+  fail('usage: node infra/dev/bootstrap.mjs start|dev|test');
 const manifest = readJson(join(ROOT, 'package.json'));
 checkNode(manifest);
 ensurePnpm(pinnedPnpmVersion(manifest));
 ensureDependencies();
 if (command === 'start') start();
+else if (command === 'dev') dev(extraArgs);
 else test(extraArgs);

@@ -45,7 +45,7 @@ export const stackEnvSchema = z.object({
    * the next worker app on 3200, ...
    */
   WORKER_HEALTH_PORT_BASE: port(3100),
-  /** Processes per worker app. Default 2; 1 to 32. */
+  /** Processes per worker app. Default 2 (1 in dev mode, see parseStackEnv); 1 to 32. */
   WORKER_REPLICAS: z.coerce.number().int().min(1).max(32).default(2),
   /**
    * Comma-separated ingest keys for the producer, checked with the producer's
@@ -80,7 +80,22 @@ export const stackEnvSchema = z.object({
 
 export type StackEnv = Readonly<z.infer<typeof stackEnvSchema>>;
 
+/**
+ * `start` runs the built apps (`pnpm start`); `dev` runs them from source in
+ * watch mode (`pnpm dev`), where one replica per worker app is the default:
+ * a reload restarts fewer processes and the logs stay readable.
+ */
+export type StackMode = 'start' | 'dev';
+
+/** The same variables with dev mode's defaults. */
+const devStackEnvSchema = stackEnvSchema.extend({
+  WORKER_REPLICAS: z.coerce.number().int().min(1).max(32).default(1),
+});
+
 /** Parses the stack's variables; throws observability's ConfigError naming every bad one. */
-export function parseStackEnv(env: Readonly<Record<string, string | undefined>>): StackEnv {
-  return parseEnv(stackEnvSchema, { ...env });
+export function parseStackEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  mode: StackMode = 'start',
+): StackEnv {
+  return parseEnv(mode === 'dev' ? devStackEnvSchema : stackEnvSchema, { ...env });
 }

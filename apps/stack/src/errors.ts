@@ -9,6 +9,19 @@ export abstract class StackError extends Error {
   abstract readonly code: string;
 }
 
+/** An argument main.ts does not know. */
+export class UsageError extends StackError {
+  readonly code = 'SY_ERR_USAGE';
+  constructor(argument: string) {
+    super(
+      `unknown argument ${JSON.stringify(argument)}\n` +
+        'usage: main.js          run the built apps (pnpm start)\n' +
+        '       main.js --dev    run every app from source in watch mode (pnpm dev)',
+    );
+    this.name = 'UsageError';
+  }
+}
+
 /** An app the stack runs has no `dist/main.js`. */
 export class AppNotBuiltError extends StackError {
   readonly code = 'SY_ERR_APP_NOT_BUILT';
@@ -18,6 +31,18 @@ export class AppNotBuiltError extends StackError {
         'Build the workspace first: `pnpm turbo run build` (or run `npm start`, which builds before starting).',
     );
     this.name = 'AppNotBuiltError';
+  }
+}
+
+/** Dev mode: an app the stack runs has no `src/main.ts`. */
+export class AppSourceMissingError extends StackError {
+  readonly code = 'SY_ERR_APP_SOURCE_MISSING';
+  constructor(readonly apps: readonly { name: string; entry: string }[]) {
+    super(
+      `${apps.map((a) => `${a.name} has no source entry (${a.entry} is missing)`).join('\n')}\n` +
+        'Dev mode runs every app from src/main.ts; restore the file or remove the app folder.',
+    );
+    this.name = 'AppSourceMissingError';
   }
 }
 

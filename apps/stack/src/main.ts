@@ -3,6 +3,12 @@
  * replicas of every worker app and the dashboard, supervised until Ctrl-C or
  * SIGTERM.
  *
+ * `--dev` (`pnpm dev`): the same, but every app runs from its TypeScript
+ * source under `tsx watch` and restarts when a file it imports changes
+ * (packages/* included), one replica per worker app by default, and the
+ * children's pino lines are pretty-printed (in colour on a terminal) behind
+ * their `[app]` tag. See stack-plan.ts for how the apps are launched.
+ *
  * Shutdown contract: the first SIGINT/SIGTERM/SIGHUP stops the apps (SIGTERM, then
  * SIGKILL after STACK_SHUTDOWN_TIMEOUT_MS; workers before the sandbox they
  * call), then the Redis the stack started, and exits 0. A further signal
@@ -18,8 +24,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@switchyard/observability';
 import { resolveCredentials } from './credentials.js';
-import { parseStackEnv } from './env.js';
-import { StackError } from './errors.js';
+import { parseStackEnv, type StackMode } from './env.js';
+import { createPrettyLogLine } from './pretty-log-line.js';
+import { StackError, UsageError } from './errors.js';
 import { assertPortsFree } from './check-ports.js';
 import { resolveRedis, type ResolvedRedis } from './resolve-redis.js';
 import { formatDelay } from './restart-backoff.js';
@@ -42,18 +49,33 @@ function say(message: string, stream: 'stdout' | 'stderr' = 'stdout'): void {
   output.line('stack', message, stream);
 }
 
+/** The mode the arguments ask for; throws UsageError on anything else. */
+function parseArgs(args: readonly string[]): StackMode {
+  let mode: StackMode = 'start';
+  for (const arg of args) {
+    if (arg === '--dev') mode = 'dev';
+    else throw new UsageError(arg);
+  }
+  return mode;
+}
+
 async function start(): Promise<void> {
-  const env = parseStackEnv(process.env);
+  const mode = parseArgs(process.argv.slice(2));
+  const env = parseStackEnv(process.env, mode);
   const root = env.STACK_ROOT ?? fileURLToPath(new URL('../../../', import.meta.url));
   const credentials = resolveCredentials({
     apiKeys: env.API_KEYS,
     dashboardUser: env.DASHBOARD_USER,
     dashboardPassword: env.DASHBOARD_PASSWORD,
   });
-  const plan = planStack({ root, env, credentials, parentEnv: process.env });
+  const plan = planStack({ root, env, credentials, parentEnv: process.env, mode });
   output = new TaggedOutput({
     names: ['stack', 'redis', ...plan.children.map((child) => child.name)],
+    formatChildLine:
+      mode === 'dev' ? createPrettyLogLine({ colorize: process.stdout.isTTY }) : undefined,
   });
+  if (mode === 'dev')
+    say('dev mode: apps run from source and restart when a file they import changes');
   const backoff = {
     initialDelayMs: env.STACK_RESTART_DELAY_MS,
     maxDelayMs: env.STACK_RESTART_MAX_DELAY_MS,
@@ -111,6 +133,7 @@ async function start(): Promise<void> {
       readyTimeoutMs: env.STACK_READY_TIMEOUT_MS,
       redis,
       credentials,
+      mode,
     }),
   );
 }

@@ -1,15 +1,28 @@
 /**
- * What `pnpm start` runs: which apps, with which ports and environment. Worker
- * apps are found by listing apps/worker-*, so a new worker needs no change
- * here; the dashboard runs only once apps/dashboard is built.
+ * What `pnpm start` and `pnpm dev` run: which apps, with which ports and
+ * environment. Worker apps are found by listing apps/worker-*, so a new
+ * worker needs no change here; the dashboard runs only once apps/dashboard
+ * is built (start) or has a src/main.ts (dev).
+ *
+ * The two modes differ only in how a child is launched:
+ * - start: `node apps/<app>/dist/main.js`;
+ * - dev: `node <tsx cli> watch --conditions=@switchyard/source src/main.ts`
+ *   from the app's folder. Workspace packages then resolve to their
+ *   TypeScript source, and tsx watches every file the app imports,
+ *   packages/* included (they are reached through node_modules symlinks,
+ *   but tsx watches the resolved paths), so an edit anywhere restarts exactly
+ *   the apps that import the file. tsx stops the app with SIGTERM on a change
+ *   (SIGKILL after 5 s) and keeps waiting for the next change when the app
+ *   crashes, so a crash in dev mode waits for a fix instead of looping.
  *
  * Reads the filesystem, starts nothing.
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import type { Credentials } from './credentials.js';
-import type { StackEnv } from './env.js';
-import { AppNotBuiltError, PortInUseError } from './errors.js';
+import type { StackEnv, StackMode } from './env.js';
+import { AppNotBuiltError, AppSourceMissingError, PortInUseError } from './errors.js';
 import type { ChildSpec } from './supervisor.js';
 
 export type AppKind = 'sandbox' | 'producer' | 'worker' | 'dashboard';
@@ -52,6 +65,10 @@ export interface PlanStackOptions {
    * app that reads it. Default process.env.
    */
   parentEnv?: Readonly<Record<string, string | undefined>>;
+  /** How children are launched (see the header). Default `start`. */
+  mode?: StackMode;
+  /** tsx's CLI (dev mode). Default: the `tsx/cli` this package depends on. */
+  tsxCli?: string;
 }
 
 /**
@@ -87,6 +104,14 @@ export function appEntry(root: string, app: string): string {
   return join(root, 'apps', app, 'dist', 'main.js');
 }
 
+/** What dev mode runs of an app, relative to the app's folder. */
+export const DEV_ENTRY = join('src', 'main.ts');
+
+/** tsx's command-line entry, resolved from this package. */
+export function resolveTsxCli(): string {
+  return createRequire(import.meta.url).resolve('tsx/cli');
+}
+
 /**
  * Throws AppNotBuiltError naming every required app without dist/main.js,
  * and PortInUseError when two children would get the same port.
@@ -94,6 +119,14 @@ export function appEntry(root: string, app: string): string {
 export function planStack(options: PlanStackOptions): StackPlan {
   const { root, env, credentials } = options;
   const execPath = options.execPath ?? process.execPath;
+  const dev = options.mode === 'dev';
+  const tsxCli = dev ? (options.tsxCli ?? resolveTsxCli()) : '';
+  const entryOf = (app: string): string =>
+    dev ? join(root, 'apps', app, DEV_ENTRY) : appEntry(root, app);
+  const launch = (entry: string): string[] =>
+    dev
+      ? [tsxCli, 'watch', '--clear-screen=false', '--conditions=@switchyard/source', DEV_ENTRY]
+      : [entry];
   const parentEnv = options.parentEnv ?? process.env;
   const scoped: readonly string[] = SCOPED_VARIABLES;
   const inherited: Record<string, string> = {};
@@ -111,7 +144,7 @@ export function planStack(options: PlanStackOptions): StackPlan {
       variable: string;
     },
   ): void => {
-    const entry = appEntry(root, child.app);
+    const entry = entryOf(child.app);
     if (!existsSync(entry) && !missing.some((m) => m.name === `apps/${child.app}`)) {
       missing.push({ name: `apps/${child.app}`, entry: relative(root, entry) });
     }
@@ -120,7 +153,7 @@ export function planStack(options: PlanStackOptions): StackPlan {
     children.push({
       ...spec,
       command: execPath,
-      args: [entry],
+      args: launch(entry),
       cwd: join(root, 'apps', child.app),
       url,
       readyUrl: `${url}/readyz`,
@@ -167,7 +200,7 @@ export function planStack(options: PlanStackOptions): StackPlan {
       });
     }
   });
-  if (existsSync(appEntry(root, 'dashboard'))) {
+  if (existsSync(entryOf('dashboard'))) {
     add({
       kind: 'dashboard',
       name: 'dashboard',
@@ -184,7 +217,8 @@ export function planStack(options: PlanStackOptions): StackPlan {
     });
   }
 
-  if (missing.length > 0) throw new AppNotBuiltError(missing);
+  if (missing.length > 0)
+    throw dev ? new AppSourceMissingError(missing) : new AppNotBuiltError(missing);
   const outOfRange = ports.filter((claim) => claim.port > 65_535);
   const clashes = ports.filter(
     (claim, i) => ports.findIndex((other) => other.port === claim.port) !== i,

@@ -10,6 +10,7 @@
 import { maskSecret, type Credentials } from './credentials.js';
 import type { ResolvedRedis } from './resolve-redis.js';
 import type { PlannedChild } from './stack-plan.js';
+import type { StackMode } from './env.js';
 
 export interface SummaryInput {
   children: readonly PlannedChild[];
@@ -18,6 +19,8 @@ export interface SummaryInput {
   readyTimeoutMs: number;
   redis: Pick<ResolvedRedis, 'url' | 'origin'>;
   credentials: Credentials;
+  /** Dev mode adds a line on reloading. Default `start`. */
+  mode?: StackMode;
 }
 
 const EXAMPLE_EVENT =
@@ -59,6 +62,9 @@ export function formatSummary(input: SummaryInput): string {
     notReady.size === 0
       ? `Switchyard is running: ${children.length} processes. Ctrl-C stops everything.`
       : `Switchyard is running, but ${notReady.size} of ${children.length} processes are not ready yet. Ctrl-C stops everything.`,
+    ...(input.mode === 'dev'
+      ? ['Dev mode: each app restarts when a file it imports (packages/* too) changes.']
+      : []),
     '',
     ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`),
     '',

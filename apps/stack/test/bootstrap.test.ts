@@ -1,4 +1,6 @@
-import { utimesSync } from 'node:fs';
+import { mkdirSync, symlinkSync, utimesSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fakeStackMain, FakeToolchain } from './helpers/fake-toolchain.js';
 
@@ -214,6 +216,37 @@ describe('infra/dev/bootstrap.mjs', () => {
         expect(await run.exited).toBe(1);
         expect(run.stderr.text).toContain('the build failed (exit 2)');
         expect(run.stdout.text).not.toContain('stack up');
+      });
+    });
+  });
+
+  describe('dev', () => {
+    describe('on a fresh clone', () => {
+      it('installs, builds nothing, and runs the stack from source with --dev', async () => {
+        fake.remove();
+        fake = new FakeToolchain();
+        // Only tsx of what pnpm install would bring: dev mode runs the
+        // stack's main.ts through it.
+        const tsx = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
+        mkdirSync(join(fake.repo, 'node_modules'), { recursive: true });
+        symlinkSync(tsx, join(fake.repo, 'node_modules', 'tsx'), 'dir');
+        fake.file(
+          'apps/stack/src/main.ts',
+          `console.log('stack argv ' + JSON.stringify({ args: process.argv.slice(2), execArgv: process.execArgv }));\n` +
+            fakeStackMain(5),
+        );
+        const run = fake.bootstrap('dev');
+        await run.stdout.waitFor(/stack up/);
+        expect(fake.calls()).toContain('pnpm install --frozen-lockfile');
+        expect(fake.calls().filter((call) => call.startsWith('pnpm turbo'))).toEqual([]);
+        const argv = /stack argv (.*)/.exec(run.stdout.text)?.[1] ?? '{}';
+        expect(JSON.parse(argv)).toMatchObject({
+          args: ['--dev'],
+          execArgv: expect.arrayContaining(['--conditions=@switchyard/source']) as unknown,
+        });
+        run.process.kill('SIGTERM');
+        expect(await run.exited, run.output).toBe(5);
+        expect(run.stdout.text).toContain('stack got SIGTERM');
       });
     });
   });

@@ -20,10 +20,11 @@ export class StackRun {
   /** Exit code, or null when a signal ended it. */
   readonly exited: Promise<number | null>;
 
-  constructor(env: Record<string, string>) {
+  /** `args` go to main.ts, e.g. `['--dev']`. */
+  constructor(env: Record<string, string>, args: readonly string[] = []) {
     this.process = spawn(
       process.execPath,
-      ['--conditions=@switchyard/source', '--import', 'tsx', MAIN],
+      ['--conditions=@switchyard/source', '--import', 'tsx', MAIN, ...args],
       {
         cwd: APP_DIR,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
