@@ -17,7 +17,7 @@ afterEach(async () => {
 
 describe('a service call', () => {
   describe('when its key is new', () => {
-    it.each(['email', 'workspaces', 'billing-alerts'])(
+    it.each(['email', 'workspaces', 'billing-alerts', 'webhooks'])(
       'answers 201 with an id on POST /%s',
       async (service) => {
         const response = await callService(app, service, 'key-1');
