@@ -63,6 +63,8 @@ export const dashboardEnvSchema = z
   .object({
     /** Redis holding the queues. Default redis://127.0.0.1:6379. */
     REDIS_URL: envFields.REDIS_URL,
+    /** CA (PEM file) that a rediss:// REDIS_URL must chain to, instead of Node's roots. Default unset. */
+    REDIS_TLS_CA_FILE: envFields.REDIS_TLS_CA_FILE,
     /** Address to bind. Default 127.0.0.1. */
     HOST: envFields.HOST,
     /** HTTP port. Default 3001. */

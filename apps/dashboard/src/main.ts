@@ -8,11 +8,13 @@
  * A second signal exits 1 at once.
  */
 import { createLogger, loadEnvOrExit, onShutdownSignals } from '@switchyard/observability';
-import { createRedisConnection } from '@switchyard/client';
+import { createRedisConnection, useRedisTlsCa } from '@switchyard/client';
 import { buildServer } from './build-server.js';
 import { dashboardEnvSchema } from './env.js';
 
 const config = loadEnvOrExit(dashboardEnvSchema);
+// Before any connection: every rediss:// one of this process trusts it.
+useRedisTlsCa(config.REDIS_TLS_CA_FILE);
 const logger = createLogger({ name: 'dashboard', level: config.LOG_LEVEL });
 const redis = createRedisConnection({
   url: config.REDIS_URL,

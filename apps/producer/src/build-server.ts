@@ -40,16 +40,20 @@ import {
 import { BullMQOtel } from 'bullmq-otel';
 import { createApiKeyRateLimiter } from './api-key-rate-limiter.js';
 import { createApiKeyCheck } from './create-api-key-check.js';
+import { exceedsJsonNestingDepth } from './json-nesting-depth.js';
 import type { ProducerConfig } from './env.js';
 import {
+  ApiKeyRevokedError,
   BatchEmptyError,
   BatchTooLargeError,
   DrainingError,
   InternalError,
+  InvalidJsonError,
   MethodNotAllowedError,
   RateLimitedError,
   RouteNotFoundError,
   UnauthorizedError,
+  UnsupportedMediaTypeError,
   httpAnswerOf,
   type HttpAnswer,
 } from './errors.js';
@@ -87,6 +91,16 @@ const publicPaths = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']
 
 const pathOf = (url: string): string => url.split('?', 1)[0] ?? url;
 
+/** The charset parameter of a Content-Type, e.g. `utf-16` in `application/json; charset="utf-16"`. */
+const charsetPattern = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+/**
+ * Deepest nesting of arrays/objects a body may have (a batch of events with
+ * nested data needs a handful); deeper bodies are 400 before parsing.
+ */
+const maxJsonNestingDepth = 32;
+/** Throws on any byte sequence that is not UTF-8; a leading BOM is dropped (RFC 8259 allows ignoring it). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 export function buildServer(options: BuildServerOptions) {
   const { config, redis, registry } = options;
   const draining = options.draining ?? (() => false);
@@ -117,7 +131,7 @@ export function buildServer(options: BuildServerOptions) {
     timeoutMs: options.queueMetricsTimeoutMs ?? 1_000,
     onError: (error) => options.logger.warn({ err: error }, 'queue metrics not collected'),
   });
-  const keyIdOf = createApiKeyCheck(config.API_KEYS);
+  const checkApiKey = createApiKeyCheck(config.API_KEYS, { revokedIds: config.API_KEYS_REVOKED });
   const rateLimiter = createApiKeyRateLimiter({
     redis,
     prefix: config.QUEUE_PREFIX,
@@ -134,6 +148,18 @@ export function buildServer(options: BuildServerOptions) {
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // Slow and idle clients (see env.ts). Node enforces the request and
+    // headers timeouts on a sweep every connectionsCheckingInterval (its
+    // default is 30 s, which would let a slowloris hold a connection that
+    // much longer than the bound); a sweep a second costs one pass over the
+    // open connections.
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+    connectionTimeout: config.CONNECTION_TIMEOUT_MS,
+    http: {
+      headersTimeout: config.HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(1_000, config.HEADERS_TIMEOUT_MS),
+    },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Draining answers come from the onRequest hook, in our error format.
@@ -143,8 +169,41 @@ export function buildServer(options: BuildServerOptions) {
     },
   });
 
+  app.server.maxConnections = config.MAX_CONNECTIONS;
+
   // Only JSON bodies: without a parser for text/plain fastify answers 415.
   app.removeContentTypeParser('text/plain');
+  // JSON is UTF-8 (RFC 8259): a body in another declared charset is 415, and
+  // bytes that are not UTF-8 are 400, instead of being decoded with U+FFFD
+  // replacements and accepted as different text than the client sent.
+  // Parsing itself stays fastify's (secure-json-parse, poisoning = error).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const charset = charsetPattern.exec(request.headers['content-type'] ?? '')?.[1];
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      done(new UnsupportedMediaTypeError('send the body as application/json in UTF-8'), undefined);
+      return;
+    }
+    let text: string;
+    try {
+      text = strictUtf8.decode(body as Buffer);
+    } catch {
+      done(new InvalidJsonError('the body is not valid UTF-8'), undefined);
+      return;
+    }
+    if (exceedsJsonNestingDepth(text, maxJsonNestingDepth)) {
+      done(
+        new InvalidJsonError(
+          `the body nests arrays/objects deeper than ${maxJsonNestingDepth} levels`,
+        ),
+        undefined,
+      );
+      return;
+    }
+    // Synchronous, callback style: its type only allows a promise.
+    void parseJson(request, text, done);
+  });
 
   app.addHook('onRoute', (route) => {
     const methods = methodsByPath.get(route.url) ?? new Set<string>();
@@ -178,10 +237,16 @@ export function buildServer(options: BuildServerOptions) {
 
   app.addHook('onRequest', async (request) => {
     if (publicPaths.has(pathOf(request.url))) return;
-    const keyId = keyIdOf(request.headers.authorization);
-    if (keyId === undefined) {
+    const verdict = checkApiKey(request.headers.authorization);
+    if (verdict.status === 'revoked') {
+      // The id (never the key) tells ops which revoked key is still in use.
+      request.log.warn({ apiKeyId: verdict.keyId }, 'revoked API key refused');
+      throw new ApiKeyRevokedError('this API key was revoked; ask for a new one');
+    }
+    if (verdict.status !== 'valid') {
       throw new UnauthorizedError('send a configured API key as "Authorization: Bearer <key>"');
     }
+    const keyId = verdict.keyId;
     if (draining()) throw new DrainingError('the server is shutting down; retry');
     // Only requests a route takes are counted: a 404/405 costs Redis nothing.
     if (rateLimiter.enabled && !request.is404) {

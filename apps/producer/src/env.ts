@@ -14,16 +14,74 @@ export const producerEnvSchema = z
   .object({
     /** Redis holding the queues and the idempotency ledger. Default redis://127.0.0.1:6379. */
     REDIS_URL: envFields.REDIS_URL,
+    /** CA (PEM file) that a rediss:// REDIS_URL must chain to, instead of Node's roots. Default unset. */
+    REDIS_TLS_CA_FILE: envFields.REDIS_TLS_CA_FILE,
     /** Address to bind. Default 127.0.0.1. */
     HOST: envFields.HOST,
     /** HTTP port. Default 3000. */
     PRODUCER_PORT: envFields.port(3000),
     /** Ingest keys accepted as `Authorization: Bearer <key>`: comma-separated, each at least 16 characters. Required. */
     API_KEYS: envFields.API_KEYS,
+    /**
+     * Revoked ingest keys, by id (the first 16 hex digits of the key's
+     * SHA-256, never the key), comma-separated: such a key is answered 401
+     * `SY_ERR_API_KEY_REVOKED` although it is still in API_KEYS. Every id
+     * must be one of API_KEYS' (a typo would revoke nothing). Default none.
+     */
+    API_KEYS_REVOKED: z
+      .string()
+      .default('')
+      .transform((text, context) => {
+        const ids: string[] = [];
+        // Entries are named by position, never echoed: one may hold a key pasted by mistake.
+        for (const [position, entry] of text.split(',').entries()) {
+          if (entry.trim() === '') continue;
+          if (!/^[0-9a-f]{16}$/.test(entry.trim())) {
+            context.addIssue({
+              code: 'custom',
+              message: `entry ${position + 1} is not a key id (the first 16 hex digits of the key's SHA-256)`,
+            });
+            return z.NEVER;
+          }
+          ids.push(entry.trim());
+        }
+        return Object.freeze(ids);
+      }),
     /** Largest request body accepted, in bytes; more is answered 413. Default 1 MiB; at most 64 MiB. */
     BODY_LIMIT_BYTES: positiveInt.max(64 * 1_048_576).default(1_048_576),
     /** Most events in one batch; more is answered 413. Default 1 000. */
     BATCH_MAX_EVENTS: positiveInt.max(100_000).default(1_000),
+    /**
+     * Bound on receiving a whole request, headers and body: a client slower
+     * than this (a slowloris dribbling its body) is answered 408 and
+     * disconnected. 1 MiB in 30 s is ~35 KB/s. Default 30 000; at most 600 000.
+     */
+    REQUEST_TIMEOUT_MS: positiveInt.max(600_000).default(30_000),
+    /**
+     * Bound on receiving a request's headers, from the connection's first
+     * byte (or the previous request's end on a kept-alive connection);
+     * at most REQUEST_TIMEOUT_MS. Default 10 000.
+     */
+    HEADERS_TIMEOUT_MS: positiveInt.max(600_000).default(10_000),
+    /**
+     * How long an idle kept-alive connection stays open after an answer.
+     * Keep it above the idle timeout of any load balancer in front (often
+     * 60 s), or the balancer may reuse a connection this side is closing.
+     * Default 72 000; at most 600 000.
+     */
+    KEEP_ALIVE_TIMEOUT_MS: positiveInt.max(600_000).default(72_000),
+    /**
+     * A connection with no traffic in either direction for this long is
+     * destroyed (socket inactivity; the timeouts above bound requests).
+     * 0 = off. Default 120 000; at most 3 600 000.
+     */
+    CONNECTION_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(120_000),
+    /**
+     * Most open connections; further ones are closed at once, so idle
+     * connections cannot use up file descriptors (keep it below
+     * `ulimit -n`). Default 10 000; at most 1 000 000.
+     */
+    MAX_CONNECTIONS: positiveInt.max(1_000_000).default(10_000),
     /** Idempotency window: how long a key answers 'duplicate'. Default 86 400 (24 h); at most 30 days. */
     IDEMPOTENCY_TTL_SECONDS: positiveInt.max(30 * 86_400).default(86_400),
     /** BullMQ key prefix of the subscriber queues and the ledger (workers must use the same). Default 'sy'. */
@@ -101,6 +159,14 @@ export const producerEnvSchema = z
   })
   .superRefine(refineQueuePrefixForCluster)
   .superRefine((config, context) => {
+    // Node refuses a headers timeout over the request timeout.
+    if (config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS) {
+      context.addIssue({
+        code: 'custom',
+        path: ['HEADERS_TIMEOUT_MS'],
+        message: `must be at most REQUEST_TIMEOUT_MS (${config.REQUEST_TIMEOUT_MS})`,
+      });
+    }
     // An id that matches no configured key is a typo that would silently not apply.
     const ids = new Set(config.API_KEYS.map(apiKeyId));
     const unknown = Object.keys(config.API_KEY_RATE_LIMITS).filter((id) => !ids.has(id));
@@ -109,6 +175,14 @@ export const producerEnvSchema = z
         code: 'custom',
         path: ['API_KEY_RATE_LIMITS'],
         message: `${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not the id of any key in API_KEYS`,
+      });
+    }
+    const unknownRevoked = config.API_KEYS_REVOKED.filter((id) => !ids.has(id));
+    if (unknownRevoked.length > 0) {
+      context.addIssue({
+        code: 'custom',
+        path: ['API_KEYS_REVOKED'],
+        message: `${unknownRevoked.join(', ')} ${unknownRevoked.length === 1 ? 'is' : 'are'} not the id of any key in API_KEYS (it would revoke nothing)`,
       });
     }
   });

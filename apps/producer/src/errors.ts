@@ -58,6 +58,19 @@ export class UnauthorizedError extends ProducerError {
   }
 }
 
+/**
+ * A configured key whose id is in API_KEYS_REVOKED. Said apart from an
+ * unknown key so that its holder knows to get a new one; the answer shows
+ * no more than that (the holder has the key already).
+ */
+export class ApiKeyRevokedError extends ProducerError {
+  readonly code = 'SY_ERR_API_KEY_REVOKED';
+  readonly status = 401;
+  override headers(): Record<string, string> {
+    return { 'www-authenticate': 'Bearer error="invalid_token"' };
+  }
+}
+
 export class RouteNotFoundError extends ProducerError {
   readonly code = 'SY_ERR_NOT_FOUND';
   readonly status = 404;

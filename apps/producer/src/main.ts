@@ -14,11 +14,13 @@ import {
   onShutdownSignals,
   startTracing,
 } from '@switchyard/observability';
-import { createRedisConnection } from '@switchyard/client';
+import { createRedisConnection, useRedisTlsCa } from '@switchyard/client';
 import { buildServer } from './build-server.js';
 import { producerEnvSchema } from './env.js';
 
 const config = loadEnvOrExit(producerEnvSchema);
+// Before any connection: every rediss:// one of this process trusts it.
+useRedisTlsCa(config.REDIS_TLS_CA_FILE);
 const logger = createLogger({ name: 'producer', level: config.LOG_LEVEL });
 // Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set; on, it must run before the server is built.
 const stopTracing = await startTracing({ serviceName: 'producer', env: process.env, logger });

@@ -223,7 +223,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): Record<string, un
         BadRequest: errorResponse(
           'Not JSON, or not a valid event (schema, unknown type or version, empty batch).',
         ),
-        Unauthorized: errorResponse('Missing or unknown API key.'),
+        Unauthorized: errorResponse('Missing, unknown or revoked API key.'),
         TooLarge: errorResponse(
           `Body over ${options.bodyLimitBytes} bytes, or a batch over ${options.batchMaxEvents} events.`,
         ),

@@ -84,6 +84,7 @@ export {
   redisTopologyOf,
   redisUrlSchemes,
   refineQueuePrefixForCluster,
+  useRedisTlsCa,
   type CreateRedisConnectionOptions,
   type ParsedRedisUrl,
   type RedisConnection,

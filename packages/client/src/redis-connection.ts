@@ -32,6 +32,9 @@
  *   on `connect()` and never reconnects, so an outage is one clear error.
  *
  * The URL's password is never logged: messages use redactRedisUrl.
+ *
+ * TLS: a rediss scheme connects over TLS, trusting Node's default roots,
+ * or only the CA given to useRedisTlsCa (REDIS_TLS_CA_FILE).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 
@@ -276,6 +279,32 @@ export interface CreateRedisConnectionOptions {
   logger?: RedisConnectionLogger;
 }
 
+/**
+ * The CA that rediss:// connections of this process trust, set once at
+ * start from REDIS_TLS_CA_FILE (useRedisTlsCa); undefined: Node's default
+ * roots. Process-wide on purpose: every connection of an app (its own,
+ * BullMQ's, a publisher's, a metrics scrape's) is opened from REDIS_URL
+ * somewhere below the app's main, and each must trust the same CA.
+ */
+let tlsCa: string | undefined;
+
+/**
+ * Makes every rediss:// connection opened from now on trust only `caPem`
+ * (the PEM of the CA that signed the Redis server's certificate, e.g. a
+ * private CA), instead of Node's default roots; undefined restores the
+ * default. Apps call it once, before their first connection, with their
+ * REDIS_TLS_CA_FILE (envFields.REDIS_TLS_CA_FILE reads and checks it).
+ * Plain redis:// connections are unaffected.
+ */
+export function useRedisTlsCa(caPem: string | undefined): void {
+  tlsCa = caPem;
+}
+
+/** TLS options for a rediss:// connection. */
+function tlsOptions(): { ca?: string } {
+  return tlsCa === undefined ? {} : { ca: tlsCa };
+}
+
 /** True when `connection` is a Redis Cluster client. */
 export function isRedisCluster(connection: RedisConnection): connection is Cluster {
   return connection instanceof Cluster;
@@ -319,7 +348,7 @@ export function createRedisConnection(options: CreateRedisConnectionOptions): Re
       ...(parsed.password === undefined ? {} : { password: parsed.password }),
     };
     const clusterOptions: ClusterOptions = {
-      redisOptions: { ...perNode, ...auth, ...(parsed.tls ? { tls: {} } : {}) },
+      redisOptions: { ...perNode, ...auth, ...(parsed.tls ? { tls: tlsOptions() } : {}) },
       ...(failFast ? { enableOfflineQueue: false } : {}),
       ...(oneShot ? { lazyConnect: true, clusterRetryStrategy: () => null } : {}),
       // Connect to the seed host names as given, not to IPs resolved first:
@@ -347,12 +376,15 @@ export function createRedisConnection(options: CreateRedisConnectionOptions): Re
         ...(parsed.sentinelPassword === undefined
           ? {}
           : { sentinelPassword: parsed.sentinelPassword }),
-        ...(parsed.tls ? { tls: {}, enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+        ...(parsed.tls
+          ? { tls: tlsOptions(), enableTLSForSentinelMode: true, sentinelTLS: tlsOptions() }
+          : {}),
         ...(oneShot ? { sentinelRetryStrategy: () => null } : {}),
       });
     } else {
-      // ioredis reads a plain URL itself (db, TLS, query options), as before.
-      connection = new Redis(url, common);
+      // ioredis reads a plain URL itself (db, TLS, query options), as before;
+      // an explicit `tls` (the CA) wins over the one rediss:// implies.
+      connection = new Redis(url, parsed.tls ? { ...common, tls: tlsOptions() } : common);
     }
   }
   watchOutages(connection, url, options.logger);

@@ -5,6 +5,7 @@ export {
   exitFlushTimeoutMs,
   logLevels,
   redactPaths,
+  scrubLogLine,
   type CreateLoggerOptions,
   type Logger,
 } from './create-logger.js';

@@ -3,6 +3,7 @@
  * and `process.env` to `parseEnv`, and gets back a frozen, typed config or a
  * ConfigError that names every bad variable.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 export class ConfigError extends Error {
@@ -65,6 +66,33 @@ export const envFields = {
       'must be a redis://, rediss://, redis+cluster://, rediss+cluster://, redis+sentinel:// or rediss+sentinel:// URL',
     )
     .default('redis://127.0.0.1:6379'),
+  /**
+   * A PEM file with the CA certificate(s) that rediss:// connections trust
+   * instead of Node's default roots (a private CA, a self-signed server).
+   * Read and checked at start: a missing, unreadable or non-PEM file stops
+   * the app naming this variable. Parsed to the file's text. Default: unset.
+   */
+  REDIS_TLS_CA_FILE: z
+    .string()
+    .optional()
+    .transform((path, context) => {
+      if (path === undefined) return undefined;
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (error) {
+        context.addIssue({
+          code: 'custom',
+          message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        });
+        return z.NEVER;
+      }
+      if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+        context.addIssue({ code: 'custom', message: `${path} holds no PEM certificate` });
+        return z.NEVER;
+      }
+      return text;
+    }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HOST: z.string().min(1).default('127.0.0.1'),
   port: (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback),

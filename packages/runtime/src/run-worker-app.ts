@@ -15,6 +15,7 @@
  * not answer), the health server closes, exit 0.
  */
 import { constants } from 'node:os';
+import { useRedisTlsCa } from '@switchyard/client';
 import type { SubscriberName } from '@switchyard/events';
 import {
   createLogger,
@@ -47,6 +48,8 @@ export const shutdownHangGraceMs = 5_000;
 
 export async function runWorkerApp(options: RunWorkerAppOptions): Promise<WorkerApp> {
   const env = loadEnvOrExit(workerEnvSchema(options.name), options.env ?? process.env);
+  // Before any connection: every rediss:// one of this process trusts it.
+  useRedisTlsCa(env.REDIS_TLS_CA_FILE);
   const logger = createLogger({ name: options.name, level: env.LOG_LEVEL });
   // Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set; on, it must run before the worker is built.
   const stopTracing = await startTracing({

@@ -16,6 +16,8 @@ export function workerEnvSchema(name: string) {
       .object({
         /** Redis holding the queues. Default: redis://127.0.0.1:6379. */
         REDIS_URL: envFields.REDIS_URL,
+        /** CA (PEM file) that a rediss:// REDIS_URL must chain to, instead of Node's roots. Default: unset. */
+        REDIS_TLS_CA_FILE: envFields.REDIS_TLS_CA_FILE,
         /** Address the health server binds. Default: 127.0.0.1. */
         HOST: envFields.HOST,
         /** Port of /healthz, /readyz, /metrics; 0 picks a free one. One per replica. Default: 3100. */

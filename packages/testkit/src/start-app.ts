@@ -11,7 +11,7 @@ export interface AppProcess {
   pid: number;
   /** Origin of `readyUrl` (e.g. http://127.0.0.1:3002); '' when none was given. */
   url: string;
-  /** The last 200 KiB of its stdout and stderr, interleaved as they arrived. */
+  /** The last 200 KiB (outputLimitBytes) of its stdout and stderr, interleaved as they arrived. */
   output(): string;
   /**
    * Sends `signal` (default SIGTERM), waits up to `timeoutMs` (default
@@ -36,6 +36,11 @@ export interface StartAppOptions {
   readyTimeoutMs?: number;
   /** Name in error messages. Default: the entry's package folder (apps/sandbox/dist/main.js -> 'sandbox'). */
   name?: string;
+  /**
+   * How much of the output `output()` keeps (the last bytes). Default
+   * 200 KiB; raise it for a test that must see every line.
+   */
+  outputLimitBytes?: number;
 }
 
 const OUTPUT_LIMIT = 200 * 1024;
@@ -45,7 +50,7 @@ const OUTPUT_DRAIN_MS = 500;
 export async function startApp(opts: StartAppOptions): Promise<AppProcess> {
   const name = opts.name ?? basename(dirname(dirname(opts.entry)));
   const readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
-  const output = new OutputBuffer(OUTPUT_LIMIT);
+  const output = new OutputBuffer(opts.outputLimitBytes ?? OUTPUT_LIMIT);
   const inherited: Record<string, string> = {};
   if (process.env.PATH !== undefined) inherited.PATH = process.env.PATH;
   if (process.env.HOME !== undefined) inherited.HOME = process.env.HOME;
