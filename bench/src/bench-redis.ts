@@ -25,6 +25,11 @@ export interface BenchRedis {
   usedMemory(): Promise<number>;
   /** Calls per command since start (INFO commandstats), e.g. {evalsha: 1200, ...}. */
   commandCalls(): Promise<Record<string, number>>;
+  /**
+   * Bytes (MEMORY USAGE) of every key, summed by the first of `classes`
+   * whose pattern matches its name; keys matching none are not read.
+   */
+  bytesByKeyClass(classes: Readonly<Record<string, RegExp>>): Promise<Record<string, number>>;
   /** `redis-server --version`'s version. */
   version: string;
   stop(): Promise<void>;
@@ -118,6 +123,30 @@ export async function startBenchRedis(): Promise<BenchRedis> {
     },
     async usedMemory() {
       return infoField(await admin.info('memory'), 'used_memory');
+    },
+    async bytesByKeyClass(classes) {
+      const totals: Record<string, number> = Object.fromEntries(
+        Object.keys(classes).map((name) => [name, 0]),
+      );
+      const entries = Object.entries(classes);
+      let cursor = '0';
+      do {
+        const [next, keys] = await admin.scan(cursor, 'COUNT', 1000);
+        cursor = next;
+        const classified = keys.flatMap((key) => {
+          const found = entries.find(([, pattern]) => pattern.test(key));
+          return found ? [{ key, name: found[0] }] : [];
+        });
+        if (classified.length === 0) continue;
+        const pipeline = admin.pipeline();
+        for (const { key } of classified) pipeline.memory('USAGE', key, 'SAMPLES', '0');
+        const replies = (await pipeline.exec()) ?? [];
+        classified.forEach(({ name }, index) => {
+          const bytes = replies[index]?.[1];
+          if (typeof bytes === 'number') totals[name] = (totals[name] ?? 0) + bytes;
+        });
+      } while (cursor !== '0');
+      return totals;
     },
     stop() {
       stopped ??= (async () => {

@@ -50,7 +50,12 @@ export function metricRows(rates: readonly number[]): MetricRow[] {
     { key: 'cmds.drain', label: 'Redis commands/job, drain c=50' },
     { key: 'cmds.e2e', label: 'Redis commands/job, together' },
     { key: 'mem.waiting', label: 'Redis bytes per waiting job' },
+    { key: 'mem.waiting.window', label: '  of which ledger + index (24 h)' },
+    { key: 'mem.waiting.queue', label: '  the rest: the queue (job, lists, stream)' },
     { key: 'mem.retained', label: 'Redis bytes left per completed job' },
+    { key: 'mem.retained.window', label: '  of which ledger + index (24 h)' },
+    { key: 'mem.retained.effects', label: '  of which ctx.once markers (7 d)' },
+    { key: 'mem.retained.jobs', label: '  of which kept completed jobs (newest 10k)' },
     { key: 'rss.worker', label: 'worker peak RSS (MB)' },
   ];
 }
@@ -168,6 +173,15 @@ export function checks(samples: Samples, summaries: Summaries, rates: readonly n
     target: '<= 1536 B',
     pass: atMost(waiting, 1536),
   });
+  const queueShare = summaries.C?.['mem.waiting.queue'];
+  if (queueShare) {
+    list.push({
+      name: 'Switchyard Redis bytes per waiting job, queue only (no 24 h window)',
+      value: queueShare,
+      target: '<= 1536 B',
+      pass: atMost(queueShare, 1536),
+    });
+  }
   const retained = summaries.C?.['mem.retained'];
   list.push({
     name: 'Switchyard Redis bytes left per completed job',

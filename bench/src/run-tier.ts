@@ -28,6 +28,10 @@ export interface TierPlan {
 }
 
 const inFlight = 100;
+/** Switchyard's idempotency-window keys: kept per event for IDEMPOTENCY_TTL_SECONDS (24 h). */
+const windowKeys = { ledger: /:idempotency:/, index: /:sy:index:/ };
+/** What else stays per completed event: ctx.once markers (7 days), retained completed jobs' hashes. */
+const leftKeys = { effects: /:effect:/, jobs: /^[^:]+:billing:[0-9a-f-]{36}$/ };
 const full: ConsumerVariant = { logs: true, metrics: true, once: true };
 const consumeTimeout = (jobs: number) => 30_000 + jobs * 3;
 
@@ -65,6 +69,15 @@ export async function runTierRepetition(
   const added = await produce({ cmd: 'add', n, inFlight }, n);
   const memWaiting = await redis.usedMemory();
   record(undefined, { add: rate(added), 'mem.waiting': (memWaiting - mem0) / added.sent });
+  // Tier C: what of it is the idempotency window's (ledger + search index, 24 h by design).
+  if (plan.variants) {
+    const window = await redis.bytesByKeyClass(windowKeys);
+    const windowBytes = (window.ledger! + window.index!) / added.sent;
+    record(undefined, {
+      'mem.waiting.window': windowBytes,
+      'mem.waiting.queue': (memWaiting - mem0) / added.sent - windowBytes,
+    });
+  }
   // 2. Drain them at concurrency 50; what stays in Redis after is retained per completed job.
   const calls0 = await redis.commandCalls();
   const drained50 = await drain(50, added.sent);
@@ -76,6 +89,14 @@ export async function runTierRepetition(
     'cpu.workerDrain': drained50.cpuMicros / added.sent,
     'mem.retained': ((await redis.usedMemory()) - mem0) / added.sent,
   });
+  if (plan.variants) {
+    const left = await redis.bytesByKeyClass({ ...windowKeys, ...leftKeys });
+    record(undefined, {
+      'mem.retained.window': (left.ledger! + left.index!) / added.sent,
+      'mem.retained.effects': left.effects! / added.sent,
+      'mem.retained.jobs': left.jobs! / added.sent,
+    });
+  }
   // 3. Bulk adds, drained at concurrency 10.
   const bulk = await produce({ cmd: 'bulk', n, batch: plan.batch, inFlight: 2 }, n);
   record(undefined, { bulk: rate(bulk) });

@@ -80,25 +80,38 @@ function createRedisTransport(options: RedisTransportOptions): TransportPublishe
   const core = createRedisPublisher({ connection, ...publisherOptions });
   const readyTimeoutMs = options.timeoutMs ?? 5_000;
 
-  /** Waits (bounded) for a connection still making its first connection. */
-  async function untilConnected(): Promise<void> {
+  /**
+   * One bounded wait for 'ready' shared by every publish that arrives while the
+   * connection is still connecting: one listener, not one per call in flight.
+   */
+  let readyWait: Promise<void> | undefined;
+  function sharedReadyWait(): Promise<void> {
+    readyWait ??= new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        connection.off('ready', onReady);
+        reject(new RedisUnavailableError(`Redis was not ready within ${readyTimeoutMs} ms`));
+      }, readyTimeoutMs);
+      function onReady() {
+        clearTimeout(timer);
+        resolve();
+      }
+      connection.once('ready', onReady);
+    }).finally(() => {
+      readyWait = undefined;
+    });
+    return readyWait;
+  }
+
+  /** Waits (bounded, and abortable by the caller's signal) for a connection still connecting. */
+  async function untilConnected(signal: AbortSignal | undefined): Promise<void> {
     if (connection.status !== 'connecting' && connection.status !== 'connect') return;
-    let onReady: () => void = () => undefined;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        onReady = resolve;
-        connection.once('ready', onReady);
-        timer = setTimeout(
-          () =>
-            reject(new RedisUnavailableError(`Redis was not ready within ${readyTimeoutMs} ms`)),
-          readyTimeoutMs,
-        );
-      });
-    } finally {
-      clearTimeout(timer);
-      connection.off('ready', onReady);
-    }
+    const ready = sharedReadyWait();
+    if (!signal) return ready;
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      ready.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   return {
@@ -106,12 +119,12 @@ function createRedisTransport(options: RedisTransportOptions): TransportPublishe
     async publish(type: string, data: unknown, publishOptions: PublishEventOptions = {}) {
       const { signal, ...eventOptions } = publishOptions;
       signal?.throwIfAborted();
-      await untilConnected();
+      await untilConnected(signal);
       return toResult(await core.publish(toPublishRequest(type, data, eventOptions)));
     },
     async publishBatch(items: readonly PublishBatchItem[], batchOptions = {}) {
       batchOptions.signal?.throwIfAborted();
-      await untilConnected();
+      await untilConnected(batchOptions.signal);
       const requests = items.map(batchItemRequest);
       return (await core.publishBatch(requests)).map(toBatchResult);
     },

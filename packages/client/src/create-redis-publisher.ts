@@ -32,7 +32,7 @@
  *    `queues: []`.
  *
  * Remaining window: a pending record re-driven after its original jobs were
- * completed and removed (retention: 24 h or 10 000 per queue) adds them
+ * completed and removed (retention: the newest 10 000 per queue) adds them
  * again, so that subscriber sees the event twice; workers' effect
  * idempotency covers it. A failed publish leaves its record pending on
  * purpose (its EXEC may have run): the caller should retry it.
@@ -92,7 +92,7 @@ import {
   type IdempotencyRecord,
 } from './idempotency-record.js';
 import { withDeadline } from './with-deadline.js';
-import { queueJobIndexWrites, type JobIndexEntry, type JobIndexRetention } from './job-index.js';
+import { sendJobIndexWrites, type JobIndexEntry, type JobIndexRetention } from './job-index.js';
 
 /** The slice of a pino logger the publisher uses. */
 export interface PublisherLogger {
@@ -429,8 +429,9 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
 
   /**
    * Marks the records accepted and writes the search index of the delivered
-   * jobs, in one pipeline. A failed SET fails the call (as before); a failed
-   * index command is only logged.
+   * jobs, in one round trip: the commands are issued together, straight on
+   * the connection (no pipeline object: see sendJobIndexWrites). A failed
+   * SET fails the call (as before); a failed index command is only logged.
    */
   async function markAccepted(
     what: string,
@@ -439,9 +440,9 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
     deliveries: readonly Delivery[],
   ): Promise<void> {
     const replies = await step(what, deadline, async () => {
-      const pipeline = connection.pipeline();
+      const sent: Promise<unknown>[] = [];
       for (const [key, record] of records)
-        pipeline.set(key, acceptedRecord(record), 'KEEPTTL', 'XX');
+        sent.push(connection.set(key, acceptedRecord(record), 'KEEPTTL', 'XX'));
       if (jobIndex !== undefined) {
         const entries: JobIndexEntry[] = deliveries.flatMap(({ envelope, queues }) =>
           queues.map((queue) => ({
@@ -453,11 +454,24 @@ export function createRedisPublisher(options: RedisPublisherOptions): RedisPubli
             tenantId: envelope.tenantId,
           })),
         );
-        queueJobIndexWrites(pipeline, { prefix, entries, now: Date.now(), retention: jobIndex });
+        sent.push(
+          ...sendJobIndexWrites(connection, {
+            prefix,
+            entries,
+            now: Date.now(),
+            retention: jobIndex,
+          }),
+        );
       }
-      const exec = await pipeline.exec();
-      if (exec === null) throw new RedisUnavailableError(`${what}: the pipeline was discarded`);
-      return exec;
+      const settled = await Promise.allSettled(sent);
+      return settled.map((outcome): [Error | null, unknown] =>
+        outcome.status === 'fulfilled'
+          ? [null, outcome.value]
+          : [
+              outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason)),
+              undefined,
+            ],
+      );
     });
     replies.slice(0, records.size).forEach(([error]) => {
       if (error)

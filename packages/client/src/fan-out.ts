@@ -22,9 +22,17 @@
  * and a retry re-adds the missing jobs under the same ids (those already
  * added are ignored as duplicates). Until that retry the event is in some
  * queues only; this window needs a corrupted keyspace to open.
+ *
+ * One job in all (one event, one subscriber queue: the common case) skips
+ * the transaction: `Queue.add` runs BullMQ's add script, which is atomic
+ * on its own, so all-or-nothing holds trivially, and the MULTI/EXEC and
+ * FlowProducer's per-call pipeline (ioredis copies every script BullMQ
+ * defined on the connection into each pipeline) are saved. A job id that
+ * already exists is a no-op there too.
  */
 import {
   FlowProducer,
+  Queue,
   createRedisBackend,
   type BackendFactory,
   type FlowJob,
@@ -84,6 +92,8 @@ export class FanOut {
   readonly #prefix: string;
   readonly #telemetry: Telemetry | undefined;
   #producer: FlowProducer<RedisQueueBackend> | undefined;
+  /** One Queue per subscriber queue a single-job fan-out went to: bounded by the routing table. */
+  readonly #queues = new Map<string, Queue>();
   #closed = false;
 
   /** `telemetry`: BullMQ's, put on the FlowProducer (spans + trace context in each job); default none. */
@@ -106,6 +116,11 @@ export class FanOut {
       })),
     );
     if (flows.length === 0) return;
+    const [only] = flows;
+    if (flows.length === 1 && only !== undefined) {
+      await this.#addOne(only);
+      return;
+    }
     const producer = this.#currentProducer();
     try {
       await producer.waitUntilReady();
@@ -128,7 +143,36 @@ export class FanOut {
     this.#closed = true;
     const producer = this.#producer;
     this.#producer = undefined;
-    await producer?.close();
+    const queues = [...this.#queues.values()];
+    this.#queues.clear();
+    await Promise.all([producer?.close(), ...queues.map((queue) => queue.close())]);
+  }
+
+  /** One job: BullMQ's add script alone (atomic by itself; see the header). */
+  async #addOne(flow: FlowJob): Promise<void> {
+    if (this.#closed) throw new PublisherClosedError('the publisher is closed');
+    let queue = this.#queues.get(flow.queueName);
+    if (queue === undefined) {
+      queue = new Queue(flow.queueName, {
+        connection: this.#connection,
+        prefix: this.#prefix,
+        ...(this.#telemetry === undefined ? {} : { telemetry: this.#telemetry }),
+      });
+      // Errors reach the caller through add(); the event only must not crash the process.
+      queue.on('error', () => undefined);
+      this.#queues.set(flow.queueName, queue);
+    }
+    try {
+      await queue.waitUntilReady();
+    } catch (error) {
+      // As for the FlowProducer: a failed initialisation is kept by BullMQ for good.
+      if (this.#queues.get(flow.queueName) === queue) this.#queues.delete(flow.queueName);
+      void queue.close().catch(() => undefined);
+      throw error;
+    }
+    if (this.#closed)
+      throw new PublisherClosedError('the fan-out was closed before its job was added');
+    await queue.add(flow.name, flow.data as unknown, flow.opts);
   }
 
   #currentProducer(): FlowProducer<RedisQueueBackend> {

@@ -218,16 +218,21 @@ for i = 1, #KEYS do
   local ok, err = pcall(function()
     -- Variadic ZADD in slices of 500 members (Lua's unpack has a stack limit).
     -- GT: a member written again keeps the later of its two expiries.
+    local added = 0
     for from = first, first + n - 1, 500 do
       local args = {}
       for j = from, math.min(from + 499, first + n - 1) do
         args[#args + 1] = score
         args[#args + 1] = ARGV[j]
       end
-      rcall('ZADD', key, 'GT', unpack(args))
+      added = added + rcall('ZADD', key, 'GT', unpack(args))
     end
-    -- A key holding only what was just added (new, most keys) needs no trim.
-    if rcall('ZCARD', key) > n then
+    -- A key without a TTL was just created (every write leaves one): it holds
+    -- only what was just added, all expiring at 'score', so it needs no trim
+    -- and that is its expiry (PEXPIRE NX: one command for most keys).
+    local fresh = added == n and
+      rcall('PEXPIRE', key, math.max(1000, math.ceil(tonumber(score) - now)), 'NX') == 1
+    if not fresh then
       -- Only members past their own expiry: a short-lived write never drops a longer-lived member.
       rcall('ZREMRANGEBYSCORE', key, '-inf', expired)
       if kind ~= 'e' then
@@ -235,11 +240,11 @@ for i = 1, #KEYS do
         if kind == 't' then keep = keepTenant end
         rcall('ZREMRANGEBYRANK', key, 0, -(keep + 1))
       end
+      -- The key lives until its latest-expiring member expires: never shortened by this write.
+      local last = rcall('ZRANGE', key, -1, -1, 'WITHSCORES')
+      local lastScore = tonumber(last[2] or '0') or 0
+      rcall('PEXPIRE', key, math.max(1000, math.ceil(lastScore - now)))
     end
-    -- The key lives until its latest-expiring member expires: never shortened by this write.
-    local last = rcall('ZRANGE', key, -1, -1, 'WITHSCORES')
-    local lastScore = tonumber(last[2] or '0') or 0
-    rcall('PEXPIRE', key, math.max(1000, math.ceil(lastScore - now)))
   end)
   if not ok then
     failed = failed + 1
@@ -255,25 +260,15 @@ return #KEYS`;
 
 /** Index keys per EVAL: bounds how long one write script holds Redis. */
 const writeChunkKeys = 500;
+const writeIndexScriptSha = createHash('sha1').update(writeIndexScript).digest('hex');
 
-/**
- * Queues the index writes for `entries` on `pipeline` (a pipeline or MULTI
- * the caller executes), grouped so that each key is written once however
- * many entries share it, as EVALs of at most 500 keys each. Returns how many
- * commands were queued (0 for no entries); each answers the number of keys
- * written, or an error when some were not.
- * `now` is the time of the write, ms since the epoch: members are scored
- * `now + ttlSeconds`, and members scored below `now` are trimmed.
- */
-export function queueJobIndexWrites(
-  pipeline: ChainableCommander,
-  options: {
-    prefix: string;
-    entries: readonly JobIndexEntry[];
-    now: number;
-    retention?: JobIndexRetention;
-  },
-): number {
+/** The EVAL arguments (numkeys, keys, argv) of each index write `entries` need, at most 500 keys each. */
+function jobIndexWriteArgs(options: {
+  prefix: string;
+  entries: readonly JobIndexEntry[];
+  now: number;
+  retention?: JobIndexRetention | undefined;
+}): (string | number)[][] {
   const { ttlSeconds, maxPerTenant } = resolveJobIndexRetention(options.retention);
   const members = new Map<string, { kind: JobIndexKind; members: Set<string> }>();
   for (const entry of options.entries) {
@@ -298,7 +293,7 @@ export function queueJobIndexWrites(
     maxJobIndexEntriesPerId,
   ];
   const groups = [...members];
-  let commands = 0;
+  const commands: (string | number)[][] = [];
   for (let start = 0; start < groups.length; start += writeChunkKeys) {
     const chunk = groups.slice(start, start + writeChunkKeys);
     const args: (string | number)[] = [];
@@ -306,10 +301,60 @@ export function queueJobIndexWrites(
       const code = group.kind === 'eventId' ? 'e' : group.kind === 'tenantId' ? 't' : 'o';
       args.push(code, group.members.size, ...group.members);
     }
-    pipeline.eval(writeIndexScript, chunk.length, ...chunk.map(([key]) => key), ...header, ...args);
-    commands += 1;
+    commands.push([chunk.length, ...chunk.map(([key]) => key), ...header, ...args]);
   }
   return commands;
+}
+
+/**
+ * Sends the index writes for `entries` straight on `redis`, without a
+ * pipeline object (ioredis builds each pipeline with every script BullMQ
+ * defined on the connection: costly per call on a publisher's connection),
+ * by script hash (EVALSHA; the script body is sent again only after a
+ * NOSCRIPT). Commands issued in one tick share a round trip. Returns one
+ * promise per command, each resolving with the number of keys written or
+ * rejecting like queueJobIndexWrites' replies.
+ */
+export function sendJobIndexWrites(
+  redis: RedisConnection,
+  options: {
+    prefix: string;
+    entries: readonly JobIndexEntry[];
+    now: number;
+    retention?: JobIndexRetention | undefined;
+  },
+): Promise<unknown>[] {
+  return jobIndexWriteArgs(options).map(async ([numKeys, ...rest]) => {
+    try {
+      return await redis.evalsha(writeIndexScriptSha, numKeys!, ...rest);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return redis.eval(writeIndexScript, numKeys!, ...rest);
+    }
+  });
+}
+
+/**
+ * Queues the index writes for `entries` on `pipeline` (a pipeline or MULTI
+ * the caller executes), grouped so that each key is written once however
+ * many entries share it, as EVALs of at most 500 keys each. Returns how many
+ * commands were queued (0 for no entries); each answers the number of keys
+ * written, or an error when some were not.
+ * `now` is the time of the write, ms since the epoch: members are scored
+ * `now + ttlSeconds`, and members scored below `now` are trimmed.
+ */
+export function queueJobIndexWrites(
+  pipeline: ChainableCommander,
+  options: {
+    prefix: string;
+    entries: readonly JobIndexEntry[];
+    now: number;
+    retention?: JobIndexRetention;
+  },
+): number {
+  const commands = jobIndexWriteArgs(options);
+  for (const [numKeys, ...rest] of commands) pipeline.eval(writeIndexScript, numKeys!, ...rest);
+  return commands.length;
 }
 
 /**

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from '@switchyard/testkit';
 import {
   BacklogFullError,
+  createPublisher,
   IdempotencyConflictError,
   ProducerRequestError,
   ProducerUnavailableError,
@@ -469,5 +470,50 @@ describe('the Redis transport', () => {
     expect(
       await transports.admin.exists(idempotencyRecordKey(t.prefix, 'tenant-key', 'acme')),
     ).toBe(1);
+  });
+
+  it('lets 50 publishes wait for a connection still connecting on one listener, and all succeed', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    const prefix = `sy-connecting-${Date.now()}`;
+    const publisher = createPublisher({ redis: server.url, prefix, backlogCheckIntervalMs: 0 });
+    try {
+      // Issued at once, while the publisher's own connection is still connecting.
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          publisher.publish('payment.failed', payment(`in_connecting_${i}`)),
+        ),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(50).fill('accepted'));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await publisher.close();
+      await transports.admin.eval(
+        "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end",
+        0,
+        `${prefix}*`,
+      );
+    }
+  });
+
+  it('gives up waiting for the connection when the caller aborts', async () => {
+    const publisher = createPublisher({
+      redis: server.url,
+      prefix: `sy-abort-${Date.now()}`,
+      backlogCheckIntervalMs: 0,
+    });
+    try {
+      const controller = new AbortController();
+      const pending = publisher.publish('payment.failed', payment('in_aborted'), {
+        signal: controller.signal,
+      });
+      controller.abort(new Error('caller gave up'));
+      await expect(pending).rejects.toThrow('caller gave up');
+    } finally {
+      await publisher.close();
+    }
   });
 });

@@ -75,8 +75,10 @@ describe('createRedisPublisher', () => {
           expect(jobs[0]!.opts).toMatchObject({
             attempts: deliveryJobOptions.attempts,
             backoff: deliveryJobOptions.backoff,
-            removeOnComplete: deliveryJobOptions.removeOnComplete,
           });
+          // Retention is the worker's (deliveryRetention), not carried by each job.
+          expect(jobs[0]!.opts.removeOnComplete).toBeUndefined();
+          expect(jobs[0]!.opts.removeOnFail).toBeUndefined();
         }
         expect(await fx.jobsIn('billing')).toHaveLength(0);
       });

@@ -19,11 +19,26 @@ export const deliveryJobOptions = {
   attempts: maxHandlerAttempts,
   /** Delays come from the handler's backoff options via the runtime's strategy. */
   backoff: { type: backoffStrategyName },
+} as const;
+
+/**
+ * How long finished jobs stay, applied by the worker runtime (BullMQ Worker
+ * options `removeOnComplete` / `removeOnFail`, which BullMQ uses for every
+ * job whose own options do not say), not carried by each job: the same
+ * policy for every job of a queue, without ~80 bytes of options JSON in
+ * every job hash. Jobs added with their own retention keep it.
+ */
+export const deliveryRetention = {
   /**
-   * Completed jobs are kept 24 h (at most 10 000 per queue). The idempotency
-   * window should not be shorter, or a retry could re-add a completed job.
+   * The newest 10 000 completed jobs are kept per queue (for Bull Board,
+   * `sy find` and `sy queues` rates), bounded by count only: an age limit
+   * would add a sorted-set range query to every completion (BullMQ's
+   * finish script), and under load the count binds long before any age
+   * would. A retry that re-adds a completed and removed job is covered by
+   * the idempotency ledger (an accepted record answers 'duplicate') and by
+   * the workers' effect idempotency.
    */
-  removeOnComplete: { age: 86_400, count: 10_000 },
+  removeOnComplete: { count: 10_000 },
   /**
    * Failed jobs are kept 7 days (at most 100 000 per queue) for inspection;
    * the dead-letter queue, not this set, is the record of a failure.

@@ -56,4 +56,9 @@ export {
   type SubscriberDefinition,
   type SubscriberName,
 } from './routing.js';
-export { backoffStrategyName, deliveryJobOptions, maxHandlerAttempts } from './delivery.js';
+export {
+  backoffStrategyName,
+  deliveryJobOptions,
+  deliveryRetention,
+  maxHandlerAttempts,
+} from './delivery.js';

@@ -8,7 +8,8 @@
  * `queueNameOf(subscriber)` under `prefix`, job name = event type, jobId =
  * event id (a replay: `<eventId>-r<n>`), job.data = the envelope, attempts =
  * maxHandlerAttempts (a ceiling) and backoff type `switchyard`, which this
- * worker implements (`settings.backoffStrategy`).
+ * worker implements (`settings.backoffStrategy`). Retention of finished
+ * jobs is the worker's (`deliveryRetention`) unless a job carries its own.
  *
  * Jobs added by other means keep working, with the job's own options
  * authoritative for the attempt ceiling:
@@ -40,7 +41,8 @@
  * - A rate-limited failure (a Retry-After, or an open circuit breaker)
  *   holds the whole queue, every replica: the queue's limiter key is set
  *   (only ever lengthened) for max(retryAfter, backoffDelay(handler.backoff,
- *   bounces), 100 ms), and the job goes back to wait without counting an
+ *   bounces), 100 ms) — for an open breaker, the rest of its reset window
+ *   (min 100 ms) — and the job goes back to wait without counting an
  *   attempt (queue-limits.ts `holdQueue`).
  * - Queue-wide rate limit and global concurrency live in BullMQ's queue
  *   meta (queue-limits.ts), read on every fetch by every replica; start()
@@ -72,6 +74,7 @@ import {
   UnknownEventVersionError,
   backoffStrategyName,
   deadLetterQueueNameOf,
+  deliveryRetention,
   maxHandlerAttempts,
   parseEnvelope,
   queueNameOf,
@@ -513,7 +516,11 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     jobSignal: AbortSignal | undefined,
     attempt: number,
   ): Promise<void> => {
-    logger.info({ jobId: job.id, jobName: job.name }, 'job received');
+    // At debug: one info line per job (its outcome: succeeded, failed,
+    // dead-lettered) is what ops read; a second per-job line cost ~30 µs of a
+    // ~100 µs job (docs/performance.md). Redeliveries show in the outcome's
+    // `attempt` and in the warn lines of the earlier attempts.
+    logger.debug({ jobId: job.id, jobName: job.name }, 'job received');
     // A redelivery may follow a worker killed between the DLQ write and the fail.
     const redelivered = job.attemptsStarted > job.attemptsMade + 1 || job.stalledCounter > 0;
     if (redelivered && job.id !== undefined && (await deadLetters!.has(job.id))) {
@@ -656,7 +663,7 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     if (job.attemptsMade > 0 && job.id !== undefined) await clearAttemptErrors(job.id);
     metrics.countJob(subscriber, 'succeeded');
     metrics.observeAttempts(subscriber, 'succeeded', attempt);
-    logger.info({ durationMs: Math.round(durationMs) }, 'job succeeded');
+    logger.info({ jobId: job.id, durationMs: Math.round(durationMs) }, 'job succeeded');
   };
 
   /** Decides what a failed attempt becomes; returns the error for BullMQ. */
@@ -697,11 +704,17 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
     if (failure.kind === 'rate_limited') {
       // Bounces so far, this one included: hand-backs and stalls count too, close enough.
       const bounces = Math.max(1, job.attemptsStarted - job.attemptsMade);
-      const waitMs = Math.max(
-        minRateLimitWaitMs,
-        failure.retryAfterMs ?? 0,
-        backoffDelay(handler.backoff, bounces, random),
-      );
+      // An open breaker knows when it will probe again: hold until then, not
+      // longer. Growing that hold with the bounces (as for a downstream's
+      // repeated 429s) kept queues waiting up to 30 s after a 6 s outage.
+      const waitMs =
+        failure.cause === 'breaker' && failure.retryAfterMs !== undefined
+          ? Math.max(minRateLimitWaitMs, failure.retryAfterMs)
+          : Math.max(
+              minRateLimitWaitMs,
+              failure.retryAfterMs ?? 0,
+              backoffDelay(handler.backoff, bounces, random),
+            );
       if (elapsedMs + waitMs > handler.retryBudgetMs) {
         return deadLetter(job, token, 'retry_budget_exhausted', error, attempt);
       }
@@ -871,6 +884,9 @@ export function createWorker(options: CreateWorkerOptions): SubscriberWorker {
       lockDuration: lockDurationMs,
       stalledInterval: stalledIntervalMs,
       maxStalledCount: bullmqMaxStalledCount,
+      // Retention of finished jobs: the worker's, for every job that carries none (deliveryRetention).
+      removeOnComplete: deliveryRetention.removeOnComplete,
+      removeOnFail: deliveryRetention.removeOnFail,
       // Tracing on: each job's `process` span continues the publisher's trace.
       ...(isTracingEnabled() ? { telemetry: new BullMQOtel({ tracerName: 'bullmq' }) } : {}),
       settings: {

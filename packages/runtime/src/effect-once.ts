@@ -3,7 +3,8 @@
  * (subscriber, eventId, name), even when BullMQ delivers a job twice.
  *
  * Redis key `<prefix>:effect:<subscriber>:<eventId>:<name>` holds:
- * - `lease:<token>` while an attempt runs `fn` (SET NX PX leaseMs, renewed
+ * - `lease:<token>` while an attempt runs `fn` (SET NX GET PX leaseMs: one
+ *   round trip takes the lease or reads the marker or lease there; renewed
  *   every leaseMs/3 while fn runs and the attempt's signal has not aborted,
  *   like BullMQ's job lock): a concurrent duplicate delivery (a lock lost
  *   while the handler was still running) waits for it instead of running
@@ -62,6 +63,8 @@ export function createEffectStore(options: EffectStoreOptions): EffectStore {
   const ttlMs = options.ttlMs ?? defaultEffectTtlMs;
   const leaseMs = options.leaseMs ?? 30_000;
   const { redis } = options;
+  const storeId = randomUUID();
+  let leaseCount = 0;
 
   return {
     async once<T>(
@@ -70,13 +73,14 @@ export function createEffectStore(options: EffectStoreOptions): EffectStore {
       fn: () => Promise<T>,
     ): Promise<T> {
       const key = `${options.prefix}:effect:${scope.subscriber}:${scope.eventId}:${name}`;
-      const lease = `lease:${randomUUID()}`;
+      // Unique per call: this store's random id and a counter (a UUID per call costs more).
+      const lease = `lease:${storeId}:${(leaseCount += 1)}`;
       for (;;) {
         scope.signal.throwIfAborted();
-        const taken = await redis.set(key, lease, 'PX', leaseMs, 'NX');
-        if (taken === 'OK') break;
-        const current = await redis.get(key);
-        if (current === 'done' || current?.startsWith('done:')) return storedResult<T>(current);
+        // One round trip: takes the lease, or answers what holds the key (SET NX GET, Redis 7).
+        const current = await redis.set(key, lease, 'PX', leaseMs, 'NX', 'GET');
+        if (current === null) break;
+        if (current === 'done' || current.startsWith('done:')) return storedResult<T>(current);
         // Another delivery holds the lease (or it vanished just now): wait and look again.
         await sleep(pollMs, scope.signal);
       }

@@ -15,11 +15,16 @@
  *   starting applies its configuration only unless the source is `cli`, so
  *   an operator's choice survives restarts and redeploys.
  *
- * "No rate limit" is stored as `unboundedRateLimit` (1e9 per 1000 ms), never
- * as absent fields: a Retry-After or an open breaker holds the queue through
- * BullMQ's limiter key, and BullMQ only honours that key while a rate limit
- * is in the meta (getRateLimitTTL needs `max`). `holdQueue` restores the
- * unbounded limit when someone removed the fields by hand.
+ * "No rate limit" is stored as absent `max`/`duration` fields: any rate
+ * limit in the meta, even one that never binds, makes BullMQ run its limiter
+ * (HEXISTS, INCR, PEXPIRE) on every fetch, a cost paid per job. A Retry-After
+ * or an open breaker holds the queue through BullMQ's limiter key, which
+ * BullMQ only honours while a rate limit is in the meta (getRateLimitTTL
+ * needs `max`): `holdQueue` writes `unboundedRateLimit` (1e9 per 1000 ms)
+ * when the meta has none, and it stays until the next write of the limits
+ * (a worker start) removes it. Removing "none" keeps the unbounded limit
+ * while the limiter key still holds the queue, so a restart never cuts a
+ * hold short.
  */
 import type { RedisConnection } from '@switchyard/client';
 import { QueueLimitsError } from './errors.js';
@@ -89,6 +94,11 @@ function metaKey({ prefix, queue }: QueueRef): string {
   return `${prefix}:${queue}:meta`;
 }
 
+/** BullMQ's rate-limiter key of a queue (Queue.keys.limiter). */
+function limiterKey({ prefix, queue }: QueueRef): string {
+  return `${prefix}:${queue}:limiter`;
+}
+
 /** Reads a queue's limits and who set them, in one round trip. */
 export async function readQueueLimits(redis: RedisConnection, ref: QueueRef): Promise<QueueLimits> {
   const [meta, marker] = (await redis
@@ -144,8 +154,10 @@ export async function applyConfiguredQueueLimits(
 }
 
 /**
- * KEYS[1] meta, KEYS[2] marker. ARGV: [1] 'always' | 'unless_cli',
- * [2] rate 'keep' | 'set', [3] max, [4] duration, [5] concurrency 'keep' |
+ * KEYS[1] meta, KEYS[2] marker, KEYS[3] the queue's limiter key. ARGV:
+ * [1] 'always' | 'unless_cli', [2] rate 'keep' | 'set' | 'remove' (none:
+ * the fields are deleted, or set to the unbounded [3]/[4] while KEYS[3]
+ * holds the queue), [3] max, [4] duration, [5] concurrency 'keep' |
  * 'set' | 'remove', [6] concurrency, [7] source, [8] updatedAt, [9] by
  * ('' = none). Returns 1 when it wrote, 0 when the marker said `cli` and
  * ARGV[1] was 'unless_cli'.
@@ -156,6 +168,12 @@ if ARGV[1] == 'unless_cli' and redis.call('HGET', KEYS[2], 'source') == 'cli' th
 end
 if ARGV[2] == 'set' then
   redis.call('HSET', KEYS[1], 'max', ARGV[3], 'duration', ARGV[4])
+elseif ARGV[2] == 'remove' then
+  if redis.call('PTTL', KEYS[3]) > 0 then
+    redis.call('HSET', KEYS[1], 'max', ARGV[3], 'duration', ARGV[4])
+  else
+    redis.call('HDEL', KEYS[1], 'max', 'duration')
+  end
 end
 if ARGV[5] == 'set' then
   redis.call('HSET', KEYS[1], 'concurrency', ARGV[6])
@@ -193,11 +211,12 @@ async function runWrite(
   }
   const written = await redis.eval(
     writeLimitsScript,
-    2,
+    3,
     metaKey(options),
     queueLimitsKey(options),
+    limiterKey(options),
     mode,
-    rate === undefined ? 'keep' : 'set',
+    rate === undefined ? 'keep' : options.rateLimit === null ? 'remove' : 'set',
     rate?.max ?? '',
     rate?.durationMs ?? '',
     options.concurrency === undefined ? 'keep' : options.concurrency === null ? 'remove' : 'set',
@@ -254,7 +273,7 @@ export async function holdQueue(
   const set = await redis.eval(
     holdQueueScript,
     2,
-    `${ref.prefix}:${ref.queue}:limiter`,
+    limiterKey(ref),
     metaKey(ref),
     Math.ceil(waitMs),
     unboundedRateLimit.max,

@@ -93,8 +93,13 @@ describe('createWorker', () => {
         attempt: 1,
         workerId: 'worker-test-1',
       };
-      expect(linesWith(lines, 'job received')).toEqual([expect.objectContaining(correlation)]);
-      expect(linesWith(lines, 'job succeeded')).toEqual([expect.objectContaining(correlation)]);
+      // One info line per job (its outcome); the receipt is at debug.
+      expect(linesWith(lines, 'job received')).toEqual([
+        expect.objectContaining({ ...correlation, level: 20 }),
+      ]);
+      expect(linesWith(lines, 'job succeeded')).toEqual([
+        expect.objectContaining({ ...correlation, level: 30, jobId: envelope.id }),
+      ]);
       expect(JSON.stringify(lines)).not.toContain('u_42@example.com');
 
       const metrics = await registry.metrics();

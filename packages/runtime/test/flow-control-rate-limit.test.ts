@@ -20,6 +20,7 @@ import {
   type LedgerCall,
 } from '@switchyard/testkit';
 import {
+  CircuitOpenError,
   QueueLimitsError,
   RateLimitedError,
   defineHandler,
@@ -171,7 +172,7 @@ describe('queue limits contract', () => {
       by: 'ops@example',
     });
 
-    // "None": an unbounded rate limit stays in the meta (the Retry-After hold needs it).
+    // "None": no rate limit in the meta, so BullMQ runs no limiter on each fetch...
     await writeQueueLimits(harness.client, {
       prefix,
       queue: queueName,
@@ -179,10 +180,20 @@ describe('queue limits contract', () => {
       concurrency: null,
       source: 'config',
     });
+    expect(await queue.getGlobalRateLimit()).toBeNull();
+    // ...except while a hold is live: then the unbounded one stays (BullMQ honours the hold).
+    expect(await holdQueue(harness.client, { prefix, queue: queueName }, 60_000)).toBe(true);
+    await writeQueueLimits(harness.client, {
+      prefix,
+      queue: queueName,
+      rateLimit: null,
+      source: 'config',
+    });
     expect(await queue.getGlobalRateLimit()).toEqual({
       max: unboundedRateLimit.max,
       duration: unboundedRateLimit.durationMs,
     });
+    await harness.client.del(`${prefix}:${queueName}:limiter`);
     expect(await queue.getGlobalConcurrency()).toBeNull();
     expect(await readQueueLimits(harness.client, { prefix, queue: queueName })).toMatchObject({
       rateLimit: null,
@@ -350,6 +361,36 @@ describe('holding the queue (Retry-After, open breaker)', () => {
     const inFirstWindow = starts.filter((at) => at < first + windowMs - 100).length;
     console.log('starts in the first window:', inFirstWindow, 'of max', max);
     expect(inFirstWindow).toBeLessThanOrEqual(max);
+  }, 30_000);
+});
+
+describe('an open breaker', () => {
+  it("holds the queue for the rest of its reset window only, not the handler's backoff", async () => {
+    const starts: number[] = [];
+    const handler = defineHandler({
+      subscriber: 'notifications',
+      event: 'user.signed_up',
+      // A backoff far longer than the breaker's window: it must not apply.
+      backoff: { baseMs: 30_000, maxMs: 30_000, jitter: 0 },
+      handle: async () => {
+        starts.push(Date.now());
+        await Promise.resolve();
+        // Open for 300 ms more on the first three starts (three bounces).
+        if (starts.length <= 3) throw new CircuitOpenError('open', 'sandbox', 300);
+      },
+    });
+    const { publish, settled } = await startWorker(harness, [handler], { concurrency: 1 });
+    const envelope = numberedEnvelope('user.signed_up', 1);
+    await publish(envelope);
+    expect(await settled(envelope.id, 20_000)).toBe('completed');
+    const gaps = starts.slice(1).map((at, i) => at - starts[i]!);
+    console.log('gaps between starts after an open breaker (ms):', gaps);
+    expect(starts).toHaveLength(4);
+    // Each gap is the 300 ms window (plus fetch latency), never the 30 s backoff.
+    for (const gap of gaps) {
+      expect(gap).toBeGreaterThanOrEqual(250);
+      expect(gap).toBeLessThan(10_000);
+    }
   }, 30_000);
 });
 
