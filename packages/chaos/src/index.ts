@@ -6,8 +6,8 @@
  * - runLoad: seeded load that records every accepted event, retrying indeterminate answers with the same key.
  * - checkRun: lost / duplicate / DLQ / redelivery verdict against the sandbox ledger.
  * - recordScenario / formatReport: one report row per scenario, printed at the end of the run.
- * - startRedisServer (chaos-B): redis-server with AOF profiles, SIGKILL and restart.
- * - startFaultProxy (chaos-B): TCP fault proxy between clients and Redis.
+ * - startRedisServer redis-server with AOF profiles, SIGKILL and restart.
+ * - startFaultProxy TCP fault proxy between clients and Redis.
  */
 export { startFleet, type Fleet, type StartFleetOptions } from './fleet.js';
 export {
