@@ -51,17 +51,36 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
     help: 'Requests refused with 429 because their API key was over its per-minute limit.',
     registers: [registry],
   });
+  // Label objects built once per label set (method, route pattern and status
+  // are bounded, see above), not per request: no per-request object or
+  // String(statusCode). prom-client keeps the first object per series.
+  type RequestLabels = { method: string; route: string; status: string };
+  const requestLabels = new Map<string, Map<string, Map<number, RequestLabels>>>();
+  const labelsOf = (method: string, route: string, statusCode: number): RequestLabels => {
+    let byRoute = requestLabels.get(method);
+    if (byRoute === undefined)
+      requestLabels.set(method, (byRoute = new Map<string, Map<number, RequestLabels>>()));
+    let byStatus = byRoute.get(route);
+    if (byStatus === undefined) byRoute.set(route, (byStatus = new Map<number, RequestLabels>()));
+    let labels = byStatus.get(statusCode);
+    if (labels === undefined) {
+      byStatus.set(statusCode, (labels = { method, route, status: String(statusCode) }));
+    }
+    return labels;
+  };
+  const publishedLabels = new Map<string, { type: string; status: string }>();
   return {
     observeRequest({ method, route, statusCode }, seconds) {
-      const labels = { method, route, status: String(statusCode) };
+      const labels = labelsOf(method, route, statusCode);
       duration.observe(labels, seconds);
       requests.inc(labels);
     },
     countPublished(type, status) {
-      published.inc({
-        type: typeof type === 'string' && isEventType(type) ? type : 'unknown',
-        status,
-      });
+      const known = typeof type === 'string' && isEventType(type) ? type : 'unknown';
+      const key = `${known} ${status}`;
+      let labels = publishedLabels.get(key);
+      if (labels === undefined) publishedLabels.set(key, (labels = { type: known, status }));
+      published.inc(labels);
     },
     countRateLimited: () => rateLimited.inc(),
   };

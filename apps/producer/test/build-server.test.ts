@@ -93,7 +93,20 @@ describe('producer HTTP API', () => {
         });
         expect(fx.rawLogs()).not.toContain('u_9@example.com');
         expect(fx.rawLogs()).not.toContain(apiKey);
-        expect(fx.logs().some((line) => line.msg === 'incoming request')).toBe(true);
+        // One line per request (fastify's own request lines are off), written
+        // after the answer, with the route, status and the event's correlation.
+        const requestLines = fx.logs().filter((line) => line.msg === 'request completed');
+        expect(requestLines).toHaveLength(1);
+        expect(requestLines[0]).toMatchObject({
+          method: 'POST',
+          route: '/v1/events',
+          statusCode: 202,
+          reqId: lines[0]!.reqId,
+          correlationId: 'corr-9',
+          eventId: answer.eventId,
+        });
+        expect(requestLines[0]!.durationMs).toEqual(expect.any(Number));
+        expect(fx.logs().some((line) => line.msg === 'incoming request')).toBe(false);
       });
     });
 

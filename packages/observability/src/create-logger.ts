@@ -91,12 +91,19 @@ export function createLogger(options: CreateLoggerOptions): Logger {
       base: { service: options.name, pid: process.pid },
       redact: { paths: redactPaths, censor: '[redacted]' },
       hooks: { streamWrite: scrubLogLine },
+      // The correlation store is handed over as is (no copy per line; with
+      // tracing off activeTraceIds is one flag check) and the merge below
+      // builds the line's object without mutating it. pino's default merge
+      // assigns the call's fields into the mixin's object, which forced a
+      // spread copy first: ~2.5 µs more per line (docs/performance.md).
       mixin: () => {
         const ids = activeTraceIds();
-        return ids === undefined
-          ? { ...currentCorrelation() }
-          : { ...currentCorrelation(), ...ids };
+        const fields = currentCorrelation();
+        return ids === undefined ? fields : { ...fields, ...ids };
       },
+      // The call's own fields win over the context's, as with pino's default.
+      mixinMergeStrategy: (mergeObject: object, mixinObject: object) =>
+        Object.assign({}, mixinObject, mergeObject),
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     options.destination ?? stdoutDestination(),

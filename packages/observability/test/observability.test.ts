@@ -62,6 +62,22 @@ describe('createLogger', () => {
     });
     expect(lines[1]).not.toHaveProperty('correlationId');
   });
+
+  it("lets a line's own fields win without writing them into the correlation context", () => {
+    // The mixin hands pino the context object itself (no copy per line), so
+    // the merge must build a new object: were it pino's default (assign the
+    // call's fields into the mixin's object), `jobId` and the overriding
+    // `eventId` would stick to every later line of the context.
+    const { lines, destination } = capture();
+    const logger = createLogger({ name: 'test', destination });
+    withCorrelation({ correlationId: 'c-2', eventId: 'e-2' }, () => {
+      logger.info({ eventId: 'e-override', jobId: 'j-1' }, 'first');
+      logger.info('second');
+    });
+    expect(lines[0]).toMatchObject({ correlationId: 'c-2', eventId: 'e-override', jobId: 'j-1' });
+    expect(lines[1]).toMatchObject({ correlationId: 'c-2', eventId: 'e-2' });
+    expect(lines[1]).not.toHaveProperty('jobId');
+  });
 });
 
 describe('parseEnv', () => {

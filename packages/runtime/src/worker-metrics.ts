@@ -195,12 +195,39 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       labelNames: ['subscriber'] as const,
       registers: [registry],
     });
+  // Label objects are built once per label set and reused: prom-client keeps
+  // the first object it sees per series, and a fresh object per call was
+  // per-job garbage. The sets are bounded (see the header), so the caches are.
+  const bySubscriber = new Map<string, { subscriber: string }>();
+  const subscriberLabels = (subscriber: string) => {
+    let labels = bySubscriber.get(subscriber);
+    if (labels === undefined) bySubscriber.set(subscriber, (labels = { subscriber }));
+    return labels;
+  };
+  /** A cache of `{[a]: first, [b]: second}` objects for one series, without per-call strings. */
+  const pairCache = <A extends string, B extends string>(a: A, b: B) => {
+    const byFirst = new Map<string, Map<string, Record<A | B, string>>>();
+    return (first: string, second: string): Record<A | B, string> => {
+      let bySecond = byFirst.get(first);
+      if (bySecond === undefined)
+        byFirst.set(first, (bySecond = new Map<string, Record<A | B, string>>()));
+      let labels = bySecond.get(second);
+      if (labels === undefined) {
+        labels = { [a]: first, [b]: second } as Record<A | B, string>;
+        bySecond.set(second, labels);
+      }
+      return labels;
+    };
+  };
+  const jobLabels = pairCache('subscriber', 'outcome');
+  const attemptLabels = pairCache('subscriber', 'result');
   return {
-    observeTimeInQueue: (subscriber, seconds) => timeInQueue.observe({ subscriber }, seconds),
+    observeTimeInQueue: (subscriber, seconds) =>
+      timeInQueue.observe(subscriberLabels(subscriber), seconds),
     observeAttempts: (subscriber, result, attempts) =>
-      attemptsUsed.observe({ subscriber, result }, attempts),
-    countRetry: (subscriber) => retries.inc({ subscriber }),
-    countTimeout: (subscriber) => timeouts.inc({ subscriber }),
+      attemptsUsed.observe(attemptLabels(subscriber, result), attempts),
+    countRetry: (subscriber) => retries.inc(subscriberLabels(subscriber)),
+    countTimeout: (subscriber) => timeouts.inc(subscriberLabels(subscriber)),
     countTenantDelay: (queue, cause) => tenantDelays.inc({ queue, cause }),
     setBreakerState: (downstream, state, counted) => {
       breakerState.set({ downstream }, breakerStateValue[state]);
@@ -211,7 +238,8 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       rateLimitWaitSeconds.observe({ queue, cause }, seconds);
     },
     countDeadLetter: (subscriber, reason) => deadLetters.inc({ subscriber, reason }),
-    countJob: (subscriber, outcome) => jobs.inc({ subscriber, outcome }),
-    observeHandlerDuration: (subscriber, seconds) => duration.observe({ subscriber }, seconds),
+    countJob: (subscriber, outcome) => jobs.inc(jobLabels(subscriber, outcome)),
+    observeHandlerDuration: (subscriber, seconds) =>
+      duration.observe(subscriberLabels(subscriber), seconds),
   };
 }
