@@ -4,7 +4,6 @@
  * run them. The sandbox ledger is the independent record of side effects.
  */
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,9 +16,7 @@ import {
   type RedisHandle,
   type Sandbox,
 } from '@switchyard/testkit';
-
-const appEntry = (app: string) =>
-  fileURLToPath(new URL(`../../${app}/dist/main.js`, import.meta.url));
+import { appEntry } from './helpers/app-entry.js';
 
 const apiKey = randomBytes(24).toString('base64url');
 const prefix = `e2e${randomBytes(4).toString('hex')}`;

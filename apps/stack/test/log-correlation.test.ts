@@ -7,7 +7,6 @@
  * holds an e-mail address or the API key.
  */
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   freePort,
@@ -19,9 +18,7 @@ import {
   type RedisHandle,
   type Sandbox,
 } from '@switchyard/testkit';
-
-const appEntry = (app: string) =>
-  fileURLToPath(new URL(`../../${app}/dist/main.js`, import.meta.url));
+import { appEntry } from './helpers/app-entry.js';
 
 const apiKey = `sk_${randomBytes(24).toString('hex')}`;
 const prefix = `lc${randomBytes(4).toString('hex')}`;

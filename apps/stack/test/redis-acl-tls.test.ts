@@ -24,7 +24,6 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -35,9 +34,7 @@ import {
   type AppProcess,
   type Sandbox,
 } from '@switchyard/testkit';
-
-const appEntry = (app: string) =>
-  fileURLToPath(new URL(`../../${app}/dist/main.js`, import.meta.url));
+import { appEntry } from './helpers/app-entry.js';
 
 /**
  * The apps' ACL (the line docs/operations.md documents): only the keys

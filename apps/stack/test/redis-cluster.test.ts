@@ -28,9 +28,8 @@ import {
   type RedisSentinelHandle,
   type Sandbox,
 } from '@switchyard/testkit';
+import { appEntry } from './helpers/app-entry.js';
 
-const appEntry = (app: string) =>
-  fileURLToPath(new URL(`../../${app}/dist/main.js`, import.meta.url));
 const appSource = (app: string) => fileURLToPath(new URL(`../../${app}/src`, import.meta.url));
 
 const apiKey = randomBytes(24).toString('base64url');

@@ -7,7 +7,6 @@
  * its own process.
  */
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { Queue, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -21,9 +20,7 @@ import {
   type RedisHandle,
   type Sandbox,
 } from '@switchyard/testkit';
-
-const appEntry = (app: string) =>
-  fileURLToPath(new URL(`../../${app}/dist/main.js`, import.meta.url));
+import { appEntry } from './helpers/app-entry.js';
 
 const apiKey = randomBytes(24).toString('base64url');
 const prefix = `rep${randomBytes(4).toString('hex')}`;

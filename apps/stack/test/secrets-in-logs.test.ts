@@ -15,7 +15,6 @@
  * search for an address.
  */
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,9 +28,7 @@ import {
   type RedisHandle,
   type Sandbox,
 } from '@switchyard/testkit';
-
-const appEntry = (app: string) =>
-  fileURLToPath(new URL(`../../${app}/dist/main.js`, import.meta.url));
+import { appEntry } from './helpers/app-entry.js';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const apiKey = `sk_live_${hex(20)}`;

@@ -31,9 +31,8 @@ import {
   type OtlpReceiver,
   type ReceivedSpan,
 } from './helpers/otlp-receiver.js';
+import { appEntry } from './helpers/app-entry.js';
 
-const appEntry = (app: string) =>
-  fileURLToPath(new URL(`../../${app}/dist/main.js`, import.meta.url));
 const moduleRecorder = pathToFileURL(
   fileURLToPath(new URL('./helpers/record-modules.mjs', import.meta.url)),
 ).href;
