@@ -6,10 +6,10 @@
  * (`payment.failed` v1, a unique invoiceId, the publish time in
  * correlationId).
  */
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createRedisPublisher } from '@switchyard/client';
 import type { Role } from '../role-kit.js';
+import { paymentFailedEvents } from './payment-failed-event.js';
 import type { RoleConfig } from '../protocol.js';
 
 export function createClientRole(config: RoleConfig): Role {
@@ -24,20 +24,7 @@ export function createClientRole(config: RoleConfig): Role {
     prefix: config.prefix ?? 'sy',
     backlogLimit: 10_000_000,
   });
-  const run = randomBytes(4).toString('hex');
-  const reason = 'r'.repeat(Math.max(1, config.payloadBytes - 90));
-  const event = (seq: number, ts: number) => ({
-    type: 'payment.failed',
-    version: 1,
-    correlationId: `t${ts.toFixed(3)}`,
-    data: {
-      userId: `u_${seq % 1000}`,
-      invoiceId: `inv_${run}_${seq}`,
-      amountCents: 1999,
-      currency: 'EUR',
-      reason,
-    },
-  });
+  const event = paymentFailedEvents(config.payloadBytes);
   const ready = new Promise<void>((resolve, reject) => {
     connection.once('ready', () => resolve());
     connection.once('error', reject);

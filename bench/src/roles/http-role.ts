@@ -6,28 +6,14 @@
  * correlationId (`t<epoch ms>`); `data` is about `payloadBytes` of JSON.
  */
 import { Agent, request } from 'node:http';
-import { randomBytes } from 'node:crypto';
 import type { Role } from '../role-kit.js';
+import { paymentFailedEvents } from './payment-failed-event.js';
 import type { RoleConfig } from '../protocol.js';
 
 export function createHttpRole(config: RoleConfig): Role {
   const base = new URL(config.producerUrl ?? 'http://127.0.0.1:3000');
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-  const run = randomBytes(4).toString('hex');
-  // userId + invoiceId + amount + currency + keys come to ~90 bytes; the reason pads the rest.
-  const reason = 'r'.repeat(Math.max(1, config.payloadBytes - 90));
-  const event = (seq: number, ts: number) => ({
-    type: 'payment.failed',
-    version: 1,
-    correlationId: `t${ts.toFixed(3)}`,
-    data: {
-      userId: `u_${seq % 1000}`,
-      invoiceId: `inv_${run}_${seq}`,
-      amountCents: 1999,
-      currency: 'EUR',
-      reason,
-    },
-  });
+  const event = paymentFailedEvents(config.payloadBytes);
 
   const post = (path: string, body: unknown): Promise<void> =>
     new Promise((resolve, reject) => {
