@@ -84,6 +84,15 @@ function rawClient(): Promise<RawClient> {
 }
 
 const head = (lines: string[]) => `${lines.join('\r\n')}\r\n\r\n`;
+/** The head of an authenticated JSON `POST /v1/events`, framed by `framing` (a Content-Length or Transfer-Encoding line). */
+const postHead = (framing: string) =>
+  head([
+    'POST /v1/events HTTP/1.1',
+    'Host: x',
+    `Authorization: Bearer ${apiKey}`,
+    'Content-Type: application/json',
+    framing,
+  ]);
 const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
 
 /** Resolves true when `promise` settles within `ms`. */
@@ -127,15 +136,7 @@ describe('body size', () => {
   it('answers 413 from the Content-Length alone, before any of the body is sent', async () => {
     await open();
     const client = await rawClient();
-    client.write(
-      head([
-        'POST /v1/events HTTP/1.1',
-        'Host: x',
-        `Authorization: Bearer ${apiKey}`,
-        'Content-Type: application/json',
-        `Content-Length: ${50 * 1_048_576}`,
-      ]),
-    );
+    client.write(postHead(`Content-Length: ${50 * 1_048_576}`));
 
     expect(await within(client.closed, 5_000)).toBe(true);
     expect(statusOf(client.received())).toBe(413);
@@ -146,15 +147,7 @@ describe('body size', () => {
   it('cuts a chunked body off soon after the limit instead of reading it all', async () => {
     await open();
     const client = await rawClient();
-    client.write(
-      head([
-        'POST /v1/events HTTP/1.1',
-        'Host: x',
-        `Authorization: Bearer ${apiKey}`,
-        'Content-Type: application/json',
-        'Transfer-Encoding: chunked',
-      ]),
-    );
+    client.write(postHead('Transfer-Encoding: chunked'));
     // Offer 256 MiB, 64 KiB at a time, as fast as the socket takes it.
     const chunk = Buffer.from(`10000\r\n${'["x",'.repeat(13_107)}x\r\n`);
     let offered = 0;
@@ -202,15 +195,7 @@ describe('slow clients', () => {
     await open();
     const client = await rawClient();
     const body = JSON.stringify(signedUp('u_slow_body'));
-    client.write(
-      head([
-        'POST /v1/events HTTP/1.1',
-        'Host: x',
-        `Authorization: Bearer ${apiKey}`,
-        'Content-Type: application/json',
-        `Content-Length: ${body.length}`,
-      ]),
-    );
+    client.write(postHead(`Content-Length: ${body.length}`));
     const dribble = (async () => {
       for (let i = 0; i < body.length - 1 && !client.socket.destroyed; i++) {
         client.write(body[i]!);
@@ -249,15 +234,7 @@ describe('idle connections', () => {
     await open();
     const client = await rawClient();
     const body = JSON.stringify(signedUp('u_keep_alive'));
-    client.write(
-      head([
-        'POST /v1/events HTTP/1.1',
-        'Host: x',
-        `Authorization: Bearer ${apiKey}`,
-        'Content-Type: application/json',
-        `Content-Length: ${body.length}`,
-      ]) + body,
-    );
+    client.write(postHead(`Content-Length: ${body.length}`) + body);
 
     expect(await within(client.closed, keepAliveTimeoutMs + 4_000)).toBe(true);
     expect(statusOf(client.received())).toBe(202);
